@@ -1,0 +1,2 @@
+"""emoscope: multimodal emotion recognition."""
+__version__ = "0.1.0"

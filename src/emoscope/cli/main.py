@@ -1,0 +1,79 @@
+"""The ``emoscope`` command: thin typer commands over library functions.
+
+User errors (``UserError``) print one line and exit with code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from emoscope.errors import UserError
+
+app = typer.Typer(
+    name="emoscope",
+    help="Multimodal emotion recognition: analyse media, train and evaluate models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines ``register(app)``; a new command group is one more entry here.
+_COMMAND_MODULES = (
+    "emoscope.cli.registry_cmd",
+    "emoscope.cli.analyze_cmd",
+    "emoscope.cli.train_cmd",
+)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.DEBUG if verbose else logging.INFO
+    handler = RichHandler(show_path=False, show_time=False, markup=False)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    for noisy in ("PIL", "matplotlib", "numba", "absl", "lightning", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    setup_logging(verbose)
+
+
+for _module in _COMMAND_MODULES:
+    try:
+        importlib.import_module(_module).register(app)
+    except ModuleNotFoundError as _err:
+        if _err.name != _module:
+            raise
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except UserError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:  # click usage errors and aborts arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Exit):
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

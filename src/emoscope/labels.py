@@ -1,0 +1,55 @@
+"""Label spaces are data: each dataset declares one, and heads, metrics and files derive from it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+LabelKind = Literal["single_label", "multi_label", "regression"]
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """Name, kind and ordered label names of a prediction target."""
+
+    name: str
+    kind: LabelKind
+    labels: tuple[str, ...]
+    value_range: tuple[float, float] | None = None  # regression targets only
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if self.value_range is not None:
+            object.__setattr__(self, "value_range", tuple(self.value_range))
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"label space {self.name}: duplicate labels {self.labels}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def index(self, label: str) -> int:
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            raise KeyError(f"'{label}' is not in label space {self.name}: {self.labels}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabelSpace:
+        return cls(**data)
+
+
+# The seven basic expressions in the order of the FER2013 CSV (emotion 0-6).
+FER2013_LABELS = LabelSpace(
+    "fer2013", "single_label", ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+)
+FERPLUS_LABELS = LabelSpace(
+    "ferplus",
+    "single_label",
+    ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"),
+)
+VALENCE_AROUSAL = LabelSpace("valence_arousal", "regression", ("valence", "arousal"), (-1.0, 1.0))

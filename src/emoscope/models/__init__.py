@@ -1,0 +1,1 @@
+"""Backbones, fusion modules, heads and the assembled models."""

@@ -1,0 +1,135 @@
+"""Model files: weights in safetensors plus a JSON card (architecture, labels, preprocessing,
+data, recipe, measured scores). Never pickled modules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from emoscope.errors import UserError
+from emoscope.labels import LabelSpace
+from emoscope.models.backbones import Preprocessing
+from emoscope.registry import MODELS
+from emoscope.utils.files import atomic_path, atomic_write_text
+
+CARD_FORMAT = "emoscope-model/1"
+
+
+@dataclass
+class ModelCard:
+    """Everything needed to rebuild and trust a model besides its weights."""
+
+    name: str
+    architecture: str  # a MODELS registry name
+    architecture_kwargs: dict[str, Any]
+    label_space: LabelSpace
+    preprocessing: Preprocessing
+    grayscale: bool = False  # the model was trained on grey images copied to 3 channels
+    outputs: list[str] = field(default_factory=lambda: ["logits"])
+    task: str = "face_expression"
+    data: str = ""
+    recipe: str = ""
+    command: str = ""
+    scores: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": CARD_FORMAT,
+            "name": self.name,
+            "task": self.task,
+            "architecture": {"name": self.architecture, "kwargs": self.architecture_kwargs},
+            "label_space": self.label_space.to_dict(),
+            "preprocessing": {**self.preprocessing.to_dict(), "grayscale": self.grayscale},
+            "outputs": self.outputs,
+            "data": self.data,
+            "recipe": self.recipe,
+            "command": self.command,
+            "scores": self.scores,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<card>") -> ModelCard:
+        if data.get("format") != CARD_FORMAT:
+            raise UserError(f"{source}: not an emoscope model card (format {data.get('format')!r})")
+        try:
+            prep = dict(data["preprocessing"])
+            grayscale = bool(prep.pop("grayscale", False))
+            return cls(
+                name=data["name"],
+                task=data.get("task", "face_expression"),
+                architecture=data["architecture"]["name"],
+                architecture_kwargs=dict(data["architecture"].get("kwargs", {})),
+                label_space=LabelSpace.from_dict(data["label_space"]),
+                preprocessing=Preprocessing.from_dict(prep),
+                grayscale=grayscale,
+                outputs=list(data.get("outputs", ["logits"])),
+                data=data.get("data", ""),
+                recipe=data.get("recipe", ""),
+                command=data.get("command", ""),
+                scores=dict(data.get("scores", {})),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise UserError(f"{source}: model card is incomplete ({err})") from None
+
+
+def _paths(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
+def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> Path:
+    """Write ``<path>.safetensors`` and ``<path>.json`` atomically; returns the weights path."""
+    weights, card_path = _paths(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(weights) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": CARD_FORMAT, "name": card.name})
+    atomic_write_text(card_path, json.dumps(card.to_dict(), indent=2) + "\n")
+    return weights
+
+
+def read_card(path: str | Path) -> ModelCard:
+    _, card_path = _paths(path)
+    if not card_path.is_file():
+        raise UserError(f"{card_path}: model card not found (expected beside the weights)")
+    try:
+        data = json.loads(card_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UserError(f"{card_path}: model card is not valid JSON") from None
+    return ModelCard.from_dict(data, str(card_path))
+
+
+def build_from_card(card: ModelCard) -> nn.Module:
+    kwargs = dict(card.architecture_kwargs)
+    kwargs["pretrained"] = "none"  # weights come from the file
+    return MODELS.build(card.architecture, **kwargs)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
+    """Rebuild a model from its card and load its safetensors weights (strict), in eval mode."""
+    weights, _ = _paths(path)
+    card = read_card(path)
+    if not weights.is_file():
+        raise UserError(f"{weights}: weights file not found")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorsError, OSError, ValueError) as err:
+        raise UserError(f"{weights}: not a readable safetensors file ({err})") from None
+    model = build_from_card(card)
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise UserError(
+            f"{weights}: weights do not fit architecture '{card.architecture}' "
+            f"({len(result.missing_keys)} missing, {len(result.unexpected_keys)} unexpected keys)"
+        )
+    return model.to(device).eval(), card
