@@ -5,6 +5,9 @@ import importlib
 _MODULES = (
     "emoscope.models.backbones",
     "emoscope.models.classifier",
+    "emoscope.inference.detectors.mediapipe_detector",
+    "emoscope.inference.detectors.opencv_detector",
+    "emoscope.inference.detectors.mtcnn_detector",
 )
 
 for _name in _MODULES:

@@ -1,0 +1,1 @@
+"""The analysis pipeline: media -> detector -> tracker -> crops -> model -> smoothing -> writers."""

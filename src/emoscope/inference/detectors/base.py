@@ -1,0 +1,154 @@
+"""The detector interface: boxes as dataclasses, shared filtering (threshold, size, count)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from emoscope.errors import UserError
+from emoscope.registry import DETECTORS
+
+Point = tuple[float, float]
+
+# Detection runs on frames no larger than this; boxes are mapped back to full resolution.
+DETECT_MAX_SIDE = 1280
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face in pixel coordinates of the image it was found in; ``score`` in [0, 1]."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float = 1.0
+    landmarks: tuple[Point, ...] | None = None
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    @property
+    def center(self) -> Point:
+        return ((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
+
+    def clip(self, width: int, height: int) -> FaceBox:
+        return replace(
+            self,
+            x1=min(max(self.x1, 0.0), width),
+            y1=min(max(self.y1, 0.0), height),
+            x2=min(max(self.x2, 0.0), width),
+            y2=min(max(self.y2, 0.0), height),
+        )
+
+    def scaled(self, factor: float) -> FaceBox:
+        if factor == 1.0:
+            return self
+        marks = None
+        if self.landmarks is not None:
+            marks = tuple((x * factor, y * factor) for x, y in self.landmarks)
+        return replace(self, x1=self.x1 * factor, y1=self.y1 * factor, x2=self.x2 * factor,
+                       y2=self.y2 * factor, landmarks=marks)
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.x1, self.y1, self.x2, self.y2], dtype=np.float64)
+
+
+class FaceDetector:
+    """Base class: subclasses implement ``_detect`` on an RGB uint8 image.
+
+    threshold: minimum confidence. min_face: minimum box side in pixels of the given image.
+    max_faces: keep the most confident N (0 keeps all).
+    """
+
+    name = "base"
+
+    def __init__(self, threshold: float = 0.5, min_face: int = 20, max_faces: int = 0,
+                 max_side: int = DETECT_MAX_SIDE):
+        if not 0.0 <= threshold <= 1.0:
+            raise UserError(f"detector threshold must be in [0, 1], got {threshold}")
+        if min_face < 0 or max_faces < 0:
+            raise UserError("min face size and max faces must not be negative")
+        self.threshold = threshold
+        self.min_face = min_face
+        self.max_faces = max_faces
+        self.max_side = max_side
+
+    def _detect(self, rgb: np.ndarray, min_face: float) -> list[FaceBox]:
+        raise NotImplementedError
+
+    def detect(self, rgb: np.ndarray) -> list[FaceBox]:
+        """Faces in ``rgb`` (H, W, 3 uint8), most confident first, clipped to the image."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"detect expects (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+        height, width = rgb.shape[:2]
+        small, factor = _shrink(rgb, self.max_side)
+        boxes = [b.scaled(factor) for b in self._detect(small, self.min_face / factor)]
+        return self.filter(boxes, width, height)
+
+    def filter(self, boxes: list[FaceBox], width: int, height: int) -> list[FaceBox]:
+        kept = []
+        for box in boxes:
+            box = box.clip(width, height)
+            if box.score < self.threshold:
+                continue
+            if min(box.width, box.height) < max(self.min_face, 1):
+                continue
+            kept.append(box)
+        kept.sort(key=lambda b: b.score, reverse=True)
+        return kept[: self.max_faces] if self.max_faces else kept
+
+    def close(self) -> None:
+        """Release native resources (graphs, sessions)."""
+
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def box_iou(a: FaceBox, b: FaceBox) -> float:
+    inter_w = min(a.x2, b.x2) - max(a.x1, b.x1)
+    inter_h = min(a.y2, b.y2) - max(a.y1, b.y1)
+    if inter_w <= 0 or inter_h <= 0:
+        return 0.0
+    inter = inter_w * inter_h
+    return inter / (a.area + b.area - inter)
+
+
+def suppress_overlaps(boxes: list[FaceBox], iou: float = 0.3) -> list[FaceBox]:
+    """Non-maximum suppression: of boxes overlapping by more than ``iou``, keep the best."""
+    kept: list[FaceBox] = []
+    for box in sorted(boxes, key=lambda b: b.score, reverse=True):
+        if all(box_iou(box, other) <= iou for other in kept):
+            kept.append(box)
+    return kept
+
+
+def _shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    height, width = rgb.shape[:2]
+    if max(height, width) <= max_side:
+        return rgb, 1.0
+    import cv2
+
+    factor = max(height, width) / max_side
+    size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
+
+
+def build_detector(name: str = "mediapipe", **options: object) -> FaceDetector:
+    """A registered detector by name (``emoscope list detectors``)."""
+    from emoscope import components  # noqa: F401  (fills the registries)
+
+    return DETECTORS.build(name, **options)

@@ -1,0 +1,74 @@
+"""MediaPipe face detection (BlazeFace); both models ship inside mediapipe 0.10.21, offline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+
+from emoscope.errors import UserError
+from emoscope.inference.detectors.base import FaceBox, FaceDetector, suppress_overlaps
+from emoscope.registry import DETECTORS
+
+log = logging.getLogger(__name__)
+
+RangeChoice = Literal["short", "full", "auto"]
+
+
+@DETECTORS.register("mediapipe")
+class MediaPipeDetector(FaceDetector):
+    """BlazeFace: ``short`` range (faces within ~2 m), ``full`` range (~5 m), or ``auto``.
+
+    ``auto`` runs both (about 2 ms each at 640x360) and merges their boxes: the short-range
+    model finds close-ups the full-range one misses, and the full-range one finds the small
+    faces in group photos.
+    """
+
+    name = "mediapipe"
+
+    def __init__(self, model: RangeChoice = "auto", **options: object):
+        super().__init__(**options)
+        if model not in ("short", "full", "auto"):
+            raise UserError(f"mediapipe model must be short, full or auto, got '{model}'")
+        try:
+            from mediapipe.python.solutions import face_detection
+        except ImportError as err:
+            raise UserError(
+                "detector 'mediapipe' needs mediapipe 0.10.21: "
+                "pip install --no-deps mediapipe==0.10.21 (or use --detector opencv)"
+            ) from err
+        self.model = model
+        # mediapipe's own threshold is set low; ``filter`` applies ours after clipping.
+        confidence = min(self.threshold, 0.3)
+        self._graphs = {}
+        if model in ("short", "auto"):
+            self._graphs["short"] = face_detection.FaceDetection(
+                min_detection_confidence=confidence, model_selection=0)
+        if model in ("full", "auto"):
+            self._graphs["full"] = face_detection.FaceDetection(
+                min_detection_confidence=confidence, model_selection=1)
+
+    def _run(self, which: str, rgb: np.ndarray) -> list[FaceBox]:
+        result = self._graphs[which].process(np.ascontiguousarray(rgb))
+        height, width = rgb.shape[:2]
+        boxes = []
+        for detection in result.detections or []:
+            rel = detection.location_data.relative_bounding_box
+            marks = tuple(
+                (p.x * width, p.y * height) for p in detection.location_data.relative_keypoints
+            )
+            x1, y1 = rel.xmin * width, rel.ymin * height
+            boxes.append(FaceBox(x1, y1, x1 + rel.width * width, y1 + rel.height * height,
+                                 float(detection.score[0]), marks or None))
+        return boxes
+
+    def _detect(self, rgb: np.ndarray, min_face: float) -> list[FaceBox]:
+        if self.model != "auto":
+            return self._run(self.model, rgb)
+        return suppress_overlaps(self._run("short", rgb) + self._run("full", rgb))
+
+    def close(self) -> None:
+        for graph in self._graphs.values():
+            graph.close()
+        self._graphs.clear()
