@@ -5,6 +5,8 @@ import importlib
 _MODULES = (
     "emoscope.models.backbones",
     "emoscope.models.classifier",
+    "emoscope.data.fer2013",
+    "emoscope.training.losses",
     "emoscope.inference.detectors.mediapipe_detector",
     "emoscope.inference.detectors.opencv_detector",
     "emoscope.inference.detectors.mtcnn_detector",

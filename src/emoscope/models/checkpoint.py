@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -123,7 +123,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         raise UserError(f"{weights}: weights file not found")
     try:
         state = load_file(str(weights), device="cpu")
-    except (SafetensorsError, OSError, ValueError) as err:
+    except (SafetensorError, OSError, ValueError) as err:
         raise UserError(f"{weights}: not a readable safetensors file ({err})") from None
     model = build_from_card(card)
     result = model.load_state_dict(state, strict=False)

@@ -1,0 +1,241 @@
+"""FER2013 in both published layouts, and FER+ vote labels on the same faces.
+
+Folder layout (Kaggle): ``{train,test}/<emotion>/<Usage>_<id>.jpg`` with lower-case emotions.
+CSV layout (original): ``fer2013.csv`` with columns ``emotion,pixels,Usage``; emotion 0-6 =
+Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral; ``pixels`` = 2304 grey values.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from emoscope.data.faces import FaceArrays, cache_key, load_cache, save_cache
+from emoscope.errors import DataFormatError, UserError
+from emoscope.labels import FER2013_LABELS, FERPLUS_LABELS
+from emoscope.registry import DATASETS
+
+log = logging.getLogger(__name__)
+
+FOLDER_SPLITS = {"train": ("train",), "test": ("test",), "all": ("train", "test")}
+CSV_SPLITS = {
+    "train": ("Training",),
+    "test": ("PublicTest", "PrivateTest"),
+    "publictest": ("PublicTest",),
+    "privatetest": ("PrivateTest",),
+    "val": ("PublicTest",),
+    "all": ("Training", "PublicTest", "PrivateTest"),
+}
+_FERPLUS_VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust",
+                         "fear", "contempt")
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace(" ", "")
+
+
+def find_csv(root: Path) -> Path | None:
+    if root.is_file() and root.suffix.lower() == ".csv":
+        return root
+    candidate = root / "fer2013.csv"
+    return candidate if candidate.is_file() else None
+
+
+def read_folder_layout(root: Path, split: str, image_size: int = 48) -> FaceArrays:
+    """Read every image under ``root/<split>/<emotion>/``; a folder split of 'test' is all of it."""
+    if split.lower() not in FOLDER_SPLITS:
+        raise UserError(f"{root}: unknown split '{split}' for the folder layout; "
+                        f"use one of {', '.join(FOLDER_SPLITS)}")
+    images, labels, sources = [], [], []
+    for sub in FOLDER_SPLITS[split.lower()]:
+        split_dir = root / sub
+        if not split_dir.is_dir():
+            raise DataFormatError(split_dir, "split folder not found (expected <root>/"
+                                  f"{sub}/<emotion>/*.jpg)")
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            name = class_dir.name.lower()
+            if name not in FER2013_LABELS.labels:
+                raise DataFormatError(class_dir, f"unknown emotion folder; expected one of "
+                                      f"{', '.join(FER2013_LABELS.labels)}")
+            for path in sorted(class_dir.iterdir()):
+                if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".bmp"):
+                    continue
+                images.append(_read_grey(path, image_size))
+                labels.append(FER2013_LABELS.index(name))
+                sources.append(str(path.relative_to(root)))
+    if not images:
+        raise DataFormatError(root, f"no images found for split '{split}'")
+    return FaceArrays(np.stack(images), np.asarray(labels, np.int64), FER2013_LABELS, sources)
+
+
+def _read_grey(path: Path, size: int) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            grey = img.convert("L")
+            if grey.size != (size, size):
+                grey = grey.resize((size, size), Image.BILINEAR)
+            return np.asarray(grey, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataFormatError(path, f"cannot read image ({err.__class__.__name__})") from None
+
+
+def read_csv_layout(csv_path: Path, split: str) -> FaceArrays:
+    """Read ``fer2013.csv`` rows whose Usage belongs to ``split``."""
+    usages = CSV_SPLITS.get(split.lower())
+    if usages is None:
+        raise UserError(f"{csv_path}: unknown split '{split}'; use one of {', '.join(CSV_SPLITS)}")
+    images, labels, sources = [], [], []
+    with open(csv_path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise DataFormatError(csv_path, "empty file")
+        columns = {_normalise(c): i for i, c in enumerate(header)}
+        for needed in ("emotion", "pixels", "usage"):
+            if needed not in columns:
+                raise DataFormatError(csv_path, f"missing column '{needed}' (have {header})")
+        e_col, p_col, u_col = columns["emotion"], columns["pixels"], columns["usage"]
+        for line, row in enumerate(reader, start=2):
+            if row[u_col].strip() not in usages:
+                continue
+            pixels = np.array(row[p_col].split(), dtype=np.float32)
+            if pixels.size != 48 * 48 or not np.isfinite(pixels).all():
+                raise DataFormatError(csv_path, f"line {line}: expected 2304 grey values, "
+                                      f"got {pixels.size}")
+            emotion = int(row[e_col])
+            if not 0 <= emotion < 7:
+                raise DataFormatError(csv_path, f"line {line}: emotion {emotion} not in 0-6")
+            images.append(np.clip(pixels, 0, 255).astype(np.uint8).reshape(48, 48))
+            labels.append(emotion)
+            sources.append(f"{csv_path.name}:{line}")
+    if not images:
+        raise DataFormatError(csv_path, f"no rows with Usage in {usages}")
+    return FaceArrays(np.stack(images), np.asarray(labels, np.int64), FER2013_LABELS, sources)
+
+
+@DATASETS.register("fer2013")
+def load_fer2013(root: str | Path, split: str = "train", cache_dir: str | Path | None = None,
+                 image_size: int = 48) -> FaceArrays:
+    """FER2013 from either layout; decoded images are cached as .npz when ``cache_dir`` is set."""
+    root = Path(root)
+    if not root.exists():
+        raise UserError(f"{root}: dataset root not found")
+    csv_path = find_csv(root)
+    cache = None
+    if cache_dir is not None:
+        stamp = (csv_path or root).stat().st_mtime_ns
+        cache = Path(cache_dir) / f"fer2013-{split}-{cache_key(root.resolve(), stamp, image_size)}.npz"
+        cached = load_cache(cache, FER2013_LABELS)
+        if cached is not None:
+            return cached
+    if csv_path is not None:
+        arrays = read_csv_layout(csv_path, split)
+    else:
+        arrays = read_folder_layout(root, split, image_size)
+    if cache is not None:
+        save_cache(arrays, cache)
+    log.info("FER2013 %s: %d faces from %s", split, len(arrays), root)
+    return arrays
+
+
+def read_ferplus_votes(csv_path: Path) -> dict[tuple[str, str], np.ndarray]:
+    """``fer2013new.csv`` -> {(Usage, Image name): 10 vote counts (8 classes, unknown, NF)}."""
+    votes: dict[tuple[str, str], np.ndarray] = {}
+    with open(csv_path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = {_normalise(f): f for f in reader.fieldnames or []}
+        wanted = [*_FERPLUS_VOTE_COLUMNS, "unknown", "nf"]
+        for column in ("usage", "imagename", *wanted):
+            if column not in fields:
+                raise DataFormatError(csv_path, f"missing column '{column}'")
+        for row in reader:
+            name = row[fields["imagename"]].strip()
+            if not name:
+                continue  # FER+ leaves the name empty for faces it dropped
+            counts = np.array([float(row[fields[c]] or 0) for c in wanted], np.float32)
+            votes[(row[fields["usage"]].strip(), name)] = counts
+    return votes
+
+
+def ferplus_targets(votes: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """Majority class and vote distribution over the 8 classes; None when unknown/NF win."""
+    emotion_votes = votes[:8]
+    if emotion_votes.sum() <= 0 or votes[8:].max() >= emotion_votes.max():
+        return None
+    return int(emotion_votes.argmax()), emotion_votes / emotion_votes.sum()
+
+
+@DATASETS.register("ferplus")
+def load_ferplus(root: str | Path, split: str = "train", ferplus_csv: str | Path | None = None,
+                 mapping_tsv: str | Path | None = None, image_size: int = 48) -> FaceArrays:
+    """FER+ labels on FER2013 faces (folder layout + mapping TSV, or CSV layout in row order)."""
+    root = Path(root)
+    ferplus_dir = Path(ferplus_csv).parent if ferplus_csv else root.parent / "ferplus"
+    ferplus_csv = Path(ferplus_csv) if ferplus_csv else ferplus_dir / "fer2013new.csv"
+    if not ferplus_csv.is_file():
+        raise UserError(f"{ferplus_csv}: FER+ label file not found")
+    votes = read_ferplus_votes(ferplus_csv)
+    csv_path = find_csv(root)
+    if csv_path is not None:
+        return _ferplus_on_csv(csv_path, split, votes)
+    mapping_tsv = Path(mapping_tsv) if mapping_tsv else ferplus_dir / "ferplus_to_fer2013_files.tsv"
+    return _ferplus_on_folders(root, split, votes, mapping_tsv, image_size)
+
+
+def _ferplus_on_csv(csv_path: Path, split: str, votes: dict) -> FaceArrays:
+    # FER+ rows follow FER2013 rows one to one, named fer%07d.png by their position.
+    base = read_csv_layout(csv_path, "all")
+    by_name = {name: v for (_, name), v in votes.items()}
+    keep, labels, soft = [], [], []
+    usages = CSV_SPLITS[split.lower()]
+    usage_of = _csv_usages(csv_path)
+    for i in range(len(base)):
+        targets = by_name.get(f"fer{i:07d}.png")
+        if targets is None or usage_of[i] not in usages:
+            continue
+        result = ferplus_targets(targets)
+        if result is not None:
+            keep.append(i)
+            labels.append(result[0])
+            soft.append(result[1])
+    return FaceArrays(base.images[keep], np.asarray(labels, np.int64), FERPLUS_LABELS,
+                      [base.sources[i] for i in keep], np.stack(soft).astype(np.float32))
+
+
+def _csv_usages(csv_path: Path) -> list[str]:
+    with open(csv_path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = [_normalise(c) for c in next(reader)]
+        u_col = header.index("usage")
+        return [row[u_col].strip() for row in reader]
+
+
+def _ferplus_on_folders(root: Path, split: str, votes: dict, mapping_tsv: Path,
+                        image_size: int) -> FaceArrays:
+    if not mapping_tsv.is_file():
+        raise UserError(f"{mapping_tsv}: FER+ to FER2013 file mapping not found")
+    prefix = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
+    images, labels, soft, sources = [], [], [], []
+    wanted = set(FOLDER_SPLITS.get(split.lower(), ()))
+    with open(mapping_tsv, newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            folder, name = row["ferplus_png"].split("/", 1)
+            target = root / row["fer2013_jpg"]
+            if row["fer2013_jpg"].split("/", 1)[0] not in wanted or not target.is_file():
+                continue
+            counts = votes.get((prefix.get(folder, folder), name))
+            result = None if counts is None else ferplus_targets(counts)
+            if result is None:
+                continue
+            images.append(_read_grey(target, image_size))
+            labels.append(result[0])
+            soft.append(result[1])
+            sources.append(row["fer2013_jpg"])
+    if not images:
+        raise DataFormatError(mapping_tsv, f"no FER+ labelled images found under {root}")
+    return FaceArrays(np.stack(images), np.asarray(labels, np.int64), FERPLUS_LABELS, sources,
+                      np.stack(soft).astype(np.float32))

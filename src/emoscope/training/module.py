@@ -1,0 +1,150 @@
+"""The LightningModule: network, loss and optimiser settings are passed in, never hard-coded."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from emoscope.data.augment import FaceBatchTransform
+from emoscope.training.config import DistillConfig, OptimConfig
+from emoscope.training.losses import distillation_loss
+from emoscope.training.mixup import mix_batch
+
+
+class ClassifierModule(L.LightningModule):
+    """Single-label classification with on-device augmentation, MixUp and distillation."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        loss: nn.Module,
+        optim: OptimConfig,
+        transform: FaceBatchTransform,
+        num_classes: int,
+        mixup_alpha: float = 0.0,
+        teacher: nn.Module | None = None,
+        teacher_size: int | None = None,
+        distill: DistillConfig | None = None,
+        tta_flip: bool = True,
+        config: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.network = network
+        self.loss = loss
+        self.optim = optim
+        self.transform = transform
+        self.num_classes = num_classes
+        self.mixup_alpha = mixup_alpha
+        self.teacher = teacher.eval().requires_grad_(False) if teacher is not None else None
+        self.teacher_size = teacher_size
+        self.distill = distill or DistillConfig()
+        self.tta_flip = tta_flip
+        self.config = config or {}
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.val_accuracy_flip = MulticlassAccuracy(num_classes, average="micro")
+        self.val_macro_f1 = MulticlassF1Score(num_classes, average="macro")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.network(images)["logits"]
+
+    def training_step(self, batch, batch_idx):
+        images, targets, labels = batch
+        sizes = (self.transform.image_size,)
+        if self.teacher is not None:
+            sizes = (self.transform.image_size, self.teacher_size)
+        views = self.transform(images, True, sizes)
+        views = views if isinstance(views, tuple) else (views,)
+        if self.mixup_alpha > 0:
+            views, targets = mix_batch(views, targets, self.num_classes, self.mixup_alpha)
+        student_in = views[0]
+        teacher_in = views[1] if len(views) > 1 else None
+        logits = self(student_in)
+        loss = self.loss(logits, targets)
+        if self.teacher is not None:
+            with torch.no_grad():
+                teacher_logits = self.teacher(teacher_in)["logits"]
+            kd = distillation_loss(logits, teacher_logits, self.distill.temperature)
+            loss = (1 - self.distill.alpha) * loss + self.distill.alpha * kd
+            self.log("train/distill", kd, on_step=False, on_epoch=True)
+        accuracy = (logits.argmax(1) == labels).float().mean()
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/accuracy", accuracy, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        images, _, labels = batch
+        inputs = self.transform(images, False)
+        logits = self(inputs)
+        self.val_accuracy.update(logits, labels)
+        self.val_macro_f1.update(logits, labels)
+        self.log("val/loss", nn.functional.cross_entropy(logits.float(), labels), on_epoch=True)
+        if self.tta_flip:
+            flipped = self(torch.flip(inputs, dims=[3]))
+            probs = logits.float().softmax(1) + flipped.float().softmax(1)
+            self.val_accuracy_flip.update(probs, labels)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/accuracy", self.val_accuracy.compute(), prog_bar=True)
+        self.log("val/macro_f1", self.val_macro_f1.compute())
+        self.val_accuracy.reset()
+        self.val_macro_f1.reset()
+        if self.tta_flip:
+            self.log("val/accuracy_flip", self.val_accuracy_flip.compute())
+            self.val_accuracy_flip.reset()
+
+    def configure_optimizers(self):
+        backbone = getattr(self.network, "backbone", None)
+        backbone_ids = {id(p) for p in backbone.parameters()} if backbone is not None else set()
+        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+        for param in self.network.parameters():
+            if not param.requires_grad:
+                continue
+            key = (id(param) in backbone_ids, param.ndim > 1)
+            groups.setdefault(key, []).append(param)
+        param_groups = [
+            {
+                "params": params,
+                "lr": self.optim.lr * (self.optim.backbone_lr_mult if in_backbone else 1.0),
+                "weight_decay": self.optim.weight_decay if decays else 0.0,
+            }
+            for (in_backbone, decays), params in groups.items()
+        ]
+        optimizer = torch.optim.AdamW(param_groups, lr=self.optim.lr)
+        if self.optim.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="max", factor=self.optim.plateau_factor,
+                patience=self.optim.plateau_patience)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "monitor": "val/accuracy"}}
+        if self.optim.scheduler == "cosine":
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            steps_per_epoch = total / max(1, self.trainer.max_epochs or 1)
+            warmup = int(self.optim.warmup_epochs * steps_per_epoch)
+
+            def factor(step: int) -> float:
+                if step < warmup:
+                    return (step + 1) / max(1, warmup)
+                progress = (step - warmup) / max(1, total - warmup)
+                return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizer
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["emoscope_config"] = self.config
+        if self.teacher is not None:  # the teacher is an input, not part of the trained model
+            checkpoint["state_dict"] = {
+                k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")
+            }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.teacher is not None:
+            for key, value in self.teacher.state_dict().items():
+                checkpoint["state_dict"].setdefault(f"teacher.{key}", value)
