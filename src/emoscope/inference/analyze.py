@@ -1,0 +1,194 @@
+"""``analyze``: images, folders and videos -> per-face tables, summaries, plots, annotations.
+
+Each input (a file or a folder) gets ``<stem>.<format>`` under ``out``, plus
+``<stem>_tracks.<format>`` (per-track summary), plots and, with ``annotate``, an annotated
+png/mp4. A bad input is reported in one line and the others are still analysed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from emoscope.errors import MediaError, UserError
+from emoscope.inference.sources_run import SourceRun, open_frames
+from emoscope.inference.writers import WRITERS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalyzeOptions:
+    """Every option of ``emoscope analyze``; the CLI fills it, ``analyze(**options)`` too."""
+
+    out: str | None = None  # output folder; None writes nothing (Python API)
+    format: str = "csv"  # csv | parquet | json
+    every: int = 1  # analyse every N-th video frame
+    fps: float | None = None  # or sample at most this many frames per second
+    detector: str = "mediapipe"
+    threshold: float = 0.5  # detector confidence
+    min_face: int = 20  # pixels, shorter box side
+    max_faces: int = 0  # per frame, most confident first; 0 = all
+    model: str | None = None  # shipped name or path; None = default face model
+    device: str = "cpu"
+    batch_size: int = 64
+    smooth: int = 1  # frames; 1 = off
+    smooth_method: str = "ema"  # ema | window
+    annotate: bool = False
+    plots: bool = True
+    flush_rows: int = 2048  # rows buffered before the table file is extended
+    detector_options: dict[str, object] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.format not in WRITERS:
+            raise UserError(f"unknown format '{self.format}'; known formats: {', '.join(WRITERS)}")
+        if self.every < 1:
+            raise UserError(f"--every must be at least 1, got {self.every}")
+        if self.fps is not None and self.fps <= 0:
+            raise UserError(f"--fps must be positive, got {self.fps}")
+        if self.smooth < 1:
+            raise UserError(f"--smooth must be at least 1, got {self.smooth}")
+        if self.smooth_method not in ("ema", "window"):
+            raise UserError(f"unknown smoothing '{self.smooth_method}'; use ema or window")
+        if self.batch_size < 1:
+            raise UserError(f"batch size must be at least 1, got {self.batch_size}")
+        if (self.annotate or self.plots) and self.out is None and self.annotate:
+            raise UserError("--annotate needs an output folder (--out)")
+
+
+@dataclass
+class InputReport:
+    """What happened to one input: files written, faces found, or the one-line error."""
+
+    path: str
+    ok: bool
+    faces: int = 0
+    frames: int = 0
+    files: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AnalysisReport:
+    inputs: list[InputReport]
+    table: pd.DataFrame | None = None  # all rows, when collected
+
+    @property
+    def analysed(self) -> int:
+        return sum(1 for r in self.inputs if r.ok)
+
+    @property
+    def errors(self) -> list[str]:
+        return [e for r in self.inputs for e in r.errors]
+
+
+class Progress:
+    """Progress hooks; the CLI passes a rich implementation, the library stays silent."""
+
+    def start(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, frames: int = 1) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def _unique_stem(name: str, used: set[str]) -> str:
+    stem, n = name or "input", 2
+    while stem in used:
+        stem, n = f"{name}-{n}", n + 1
+    used.add(stem)
+    return stem
+
+
+def build_analyzer(options: AnalyzeOptions):
+    """The detector, model and tracker ``options`` ask for, as one ``FrameAnalyzer``."""
+    from emoscope.inference.detectors import build_detector
+    from emoscope.inference.pipeline import FrameAnalyzer
+    from emoscope.inference.predictor import FacePredictor
+
+    predictor = FacePredictor.from_name(options.model, device=options.device,
+                                        batch_size=options.batch_size)
+    detector = build_detector(options.detector, threshold=options.threshold,
+                              min_face=options.min_face, max_faces=options.max_faces,
+                              **options.detector_options)
+    return FrameAnalyzer(detector, predictor, options.smooth, options.smooth_method,
+                         keep_pixels=options.annotate,
+                         max_buffer_frames=8 if options.annotate else 32)
+
+
+def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
+                 progress: Progress | None = None, collect: bool = False,
+                 on_error: Callable[[str], None] | None = None) -> AnalysisReport:
+    """Analyse every input; errors are reported per input (``on_error``), never raised."""
+    from emoscope.data.sources import resolve_input
+
+    options.validate()
+    if not inputs:
+        raise UserError("no inputs given")
+    out_dir = Path(options.out) if options.out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _save_options(options, out_dir)
+    analyzer = build_analyzer(options)
+    progress = progress or Progress()
+    used: set[str] = set()
+    reports, tables = [], []
+    try:
+        for raw in inputs:
+            try:
+                media = resolve_input(raw)
+            except MediaError as err:
+                reports.append(InputReport(str(raw), False, errors=[str(err)]))
+                (on_error or log.error)(str(err))
+                continue
+            run = SourceRun(media, _unique_stem(media.name, used), options, analyzer, out_dir,
+                            progress, collect, on_error or log.error)
+            reports.append(run.execute())
+            if collect and run.collected is not None:
+                tables.append(run.collected)
+    finally:
+        analyzer.detector.close()
+    table = pd.concat(tables, ignore_index=True) if collect and tables else None
+    return AnalysisReport(reports, table)
+
+
+def _save_options(options: AnalyzeOptions, out_dir: Path) -> None:
+    import yaml
+
+    from emoscope.utils.files import atomic_write_text
+
+    atomic_write_text(out_dir / "analyze_config.yaml", yaml.safe_dump(asdict(options),
+                                                                     sort_keys=False))
+
+
+def analyze(path_or_paths: str | Path | Sequence[str | Path], **options: object) -> pd.DataFrame:
+    """Analyse images, folders or videos; one row per face per analysed frame.
+
+    Keyword options are the fields of ``AnalyzeOptions`` (``out=`` also writes the files).
+    Inputs that cannot be read are logged and skipped; if none can be analysed the first
+    error is raised.
+    """
+    if isinstance(path_or_paths, (str, Path)):
+        path_or_paths = [path_or_paths]
+    try:
+        opts = AnalyzeOptions(**options)
+    except TypeError as err:
+        raise UserError(f"analyze: {err}") from None
+    if opts.out is None:
+        opts.plots = False
+    report = run_analysis(list(path_or_paths), opts, collect=True)
+    if report.analysed == 0:
+        raise UserError(report.errors[0] if report.errors else "nothing could be analysed")
+    if report.table is not None:
+        return report.table
+    from emoscope.inference.writers import empty_table, result_columns
+
+    return empty_table(result_columns([], False))
+
+
+__all__ = ["AnalyzeOptions", "AnalysisReport", "InputReport", "Progress", "analyze",
+           "run_analysis", "open_frames"]

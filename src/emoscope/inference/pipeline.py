@@ -1,0 +1,136 @@
+"""Frames -> detections -> tracks -> batched predictions -> smoothed per-face results.
+
+The same ``FrameAnalyzer`` serves files and live sources: frames are buffered only until
+``batch_size`` faces are waiting (or a few frames when faces are rare), then the model runs
+once for all of them and results come out in frame order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emoscope.data.video import Frame
+from emoscope.inference.detectors.base import FaceBox, FaceDetector
+from emoscope.inference.predictor import FacePredictor
+from emoscope.inference.smoothing import SmoothMethod, TrackSmoother
+from emoscope.inference.tracker import FaceTracker
+
+
+@dataclass
+class FrameResult:
+    """Faces of one frame; boxes in the frame's own pixels (``frame.scale`` maps to source)."""
+
+    frame: Frame
+    boxes: list[FaceBox]
+    track_ids: list[int]
+    probabilities: np.ndarray  # (n, C)
+    smoothed: np.ndarray | None = None  # (n, C) when smoothing is on
+    valence_arousal: np.ndarray | None = None  # (n, 2)
+
+
+@dataclass
+class _Pending:
+    frame: Frame
+    boxes: list[FaceBox]
+    track_ids: list[int]
+    crops: list[np.ndarray] = field(default_factory=list)
+
+
+class FrameAnalyzer:
+    """Detector + tracker + predictor + smoother for one stream of frames at a time.
+
+    keep_pixels: keep frame pixels in results (for annotation); otherwise they are dropped
+    once the face crops are cut, so buffered frames cost almost no memory.
+    """
+
+    def __init__(self, detector: FaceDetector, predictor: FacePredictor, smooth: int = 1,
+                 smooth_method: SmoothMethod = "ema", keep_pixels: bool = False,
+                 max_buffer_frames: int = 32, tracker: FaceTracker | None = None):
+        self.detector = detector
+        self.predictor = predictor
+        self.tracker = tracker or FaceTracker()
+        self.smoother = TrackSmoother(smooth, smooth_method)
+        self.keep_pixels = keep_pixels
+        self.max_buffer_frames = max(1, max_buffer_frames)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.predictor.labels
+
+    def reset(self) -> None:
+        """Start a new, unrelated stream: fresh track ids and smoothing state."""
+        self.tracker.reset()
+        self.smoother.reset()
+
+    def analyse(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+        """Results for ``frames``, in order, computed in batches."""
+        pending: list[_Pending] = []
+        waiting_faces = 0
+        for frame in frames:
+            boxes = self.detector.detect(frame.rgb)
+            track_ids = self.tracker.update(boxes, frame.time_s)
+            crops = self.predictor.crops(frame.rgb, boxes)
+            if not self.keep_pixels:
+                frame = Frame(np.empty((0, 0, 3), np.uint8), frame.index, frame.time_s,
+                              frame.scale)
+            pending.append(_Pending(frame, boxes, track_ids, crops))
+            waiting_faces += len(crops)
+            if waiting_faces >= self.predictor.batch_size or len(pending) >= \
+                    self.max_buffer_frames:
+                yield from self._run(pending)
+                pending, waiting_faces = [], 0
+        if pending:
+            yield from self._run(pending)
+
+    def _run(self, pending: list[_Pending]) -> Iterator[FrameResult]:
+        crops = [crop for item in pending for crop in item.crops]
+        predictions = self.predictor.predict(crops)
+        start = 0
+        live_tracks = {t.track_id for t in self.tracker.tracks}
+        for item in pending:
+            stop = start + len(item.crops)
+            probs = predictions.probabilities[start:stop]
+            va = None
+            if predictions.valence_arousal is not None:
+                va = predictions.valence_arousal[start:stop]
+            smoothed = None
+            if self.smoother.enabled:
+                smoothed = np.array([self.smoother.update(tid, p) for tid, p in
+                                     zip(item.track_ids, probs, strict=True)])
+                smoothed = smoothed.reshape(len(item.track_ids), len(self.labels))
+            start = stop
+            yield FrameResult(item.frame, item.boxes, item.track_ids, probs, smoothed, va)
+        self.smoother.forget(live_tracks)
+
+
+def result_rows(result: FrameResult, source: str, labels: list[str]) -> list[dict[str, object]]:
+    """One table row per face, boxes in source pixels (see ``writers.result_columns``)."""
+    rows = []
+    scale = result.frame.scale
+    for i, (box, track_id) in enumerate(zip(result.boxes, result.track_ids, strict=True)):
+        probs = result.probabilities[i]
+        row: dict[str, object] = {
+            "source": source,
+            "frame": result.frame.index,
+            "time_s": round(float(result.frame.time_s), 6),
+            "track_id": int(track_id),
+            "x1": round(box.x1 * scale, 1),
+            "y1": round(box.y1 * scale, 1),
+            "x2": round(box.x2 * scale, 1),
+            "y2": round(box.y2 * scale, 1),
+            "det_score": round(float(box.score), 4),
+        }
+        row.update({f"p_{label}": float(p) for label, p in zip(labels, probs, strict=True)})
+        row["top_label"] = labels[int(np.argmax(probs))]
+        if result.valence_arousal is not None:
+            row["valence"], row["arousal"] = (float(v) for v in result.valence_arousal[i])
+        if result.smoothed is not None:
+            smooth = result.smoothed[i]
+            row.update({f"smooth_{label}": float(p) for label, p in zip(labels, smooth,
+                                                                          strict=True)})
+            row["top_label_smooth"] = labels[int(np.argmax(smooth))]
+        rows.append(row)
+    return rows

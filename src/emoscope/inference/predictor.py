@@ -1,0 +1,146 @@
+"""Face crops -> batched model inference, with preprocessing taken only from the model card."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from emoscope.errors import UserError
+from emoscope.inference.detectors.base import FaceBox
+from emoscope.models.checkpoint import ModelCard
+
+log = logging.getLogger(__name__)
+
+# Context added around a detector box before resizing, as a fraction of the box side, unless
+# the model card says otherwise (``extra.face_margin``): detector boxes are tighter than the
+# aligned faces of FER-style training sets.
+DEFAULT_FACE_MARGIN = 0.1
+
+
+def face_crop(rgb: np.ndarray, box: FaceBox, margin: float = DEFAULT_FACE_MARGIN) -> np.ndarray:
+    """A square crop centred on ``box`` with ``margin``; borders beyond the image replicate."""
+    import cv2
+
+    cx, cy = box.center
+    side = max(box.width, box.height, 2.0) * (1.0 + 2.0 * margin)
+    x1, y1 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    size = max(int(round(side)), 2)
+    x2, y2 = x1 + size, y1 + size
+    height, width = rgb.shape[:2]
+    pads = (max(0, -y1), max(0, y2 - height), max(0, -x1), max(0, x2 - width))
+    crop = rgb[max(0, y1):min(height, y2), max(0, x1):min(width, x2)]
+    if any(pads) and crop.size:
+        crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
+    if crop.size == 0:
+        crop = np.zeros((size, size, 3), dtype=np.uint8)
+    return crop
+
+
+_INTERPOLATION = {"bilinear": 1, "bicubic": 2, "nearest": 0, "area": 3, "lanczos": 4}
+
+
+def prepare_crop(crop: np.ndarray, card: ModelCard) -> np.ndarray:
+    """Resize to the card's input size and apply its grayscale rule -> (H, W, C) uint8."""
+    import cv2
+
+    channels, height, width = card.preprocessing.input_size
+    shrinking = crop.shape[0] > height or crop.shape[1] > width
+    method = cv2.INTER_AREA if shrinking else _INTERPOLATION.get(
+        card.preprocessing.interpolation, cv2.INTER_LINEAR)
+    resized = cv2.resize(crop, (width, height), interpolation=method)
+    if card.grayscale or channels == 1:
+        grey = cv2.cvtColor(resized, cv2.COLOR_RGB2GRAY)
+        return np.repeat(grey[..., None], channels, axis=2)
+    return resized
+
+
+@dataclass
+class Predictions:
+    """Model outputs for a batch of faces: class probabilities and optional valence/arousal."""
+
+    probabilities: np.ndarray  # (N, C)
+    valence_arousal: np.ndarray | None = None  # (N, 2) in [-1, 1]
+
+
+class FacePredictor:
+    """Runs a face-expression model on crops in batches (CPU or GPU, channels_last)."""
+
+    def __init__(self, model: nn.Module, card: ModelCard, device: str = "cpu",
+                 batch_size: int = 64, channels_last: bool = True):
+        self.card = card
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.batch_size = max(1, batch_size)
+        prep = card.preprocessing
+        shape = (1, len(prep.mean), 1, 1)
+        self._mean = torch.tensor(prep.mean, dtype=torch.float32).view(shape).to(self.device) * 255
+        self._std = torch.tensor(prep.std, dtype=torch.float32).view(shape).to(self.device) * 255
+        self.margin = float(card.extra.get("face_margin", DEFAULT_FACE_MARGIN))
+        self.labels = list(card.label_space.labels)
+        self.has_valence_arousal = "valence_arousal" in card.outputs
+
+    @classmethod
+    def from_name(cls, name_or_path: str | Path | None, device: str = "cpu",
+                  **options: object) -> FacePredictor:
+        """A shipped model by name (None: the default face model) or a file path."""
+        from emoscope import components  # noqa: F401  (registers the architectures)
+        from emoscope.models import zoo
+
+        model, card = zoo.load(name_or_path, task="face_expression", device="cpu")
+        return cls(model, card, device=device, **options)
+
+    def crops(self, rgb: np.ndarray, boxes: Sequence[FaceBox]) -> list[np.ndarray]:
+        """Model-ready (H, W, C) uint8 crops of ``boxes`` in ``rgb``."""
+        return [prepare_crop(face_crop(rgb, box, self.margin), self.card) for box in boxes]
+
+    def _to_tensor(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
+        batch = torch.from_numpy(np.stack(crops)).to(self.device)  # (N, H, W, C) uint8
+        batch = batch.permute(0, 3, 1, 2).float()
+        batch = (batch - self._mean) / self._std
+        if self.channels_last:
+            return batch.contiguous(memory_format=torch.channels_last)
+        return batch.contiguous()
+
+    @torch.inference_mode()
+    def predict(self, crops: Sequence[np.ndarray]) -> Predictions:
+        """Probabilities (softmax, or sigmoid for multi-label spaces) for prepared crops."""
+        num_classes = len(self.labels)
+        if len(crops) == 0:
+            empty_va = np.zeros((0, 2), np.float32) if self.has_valence_arousal else None
+            return Predictions(np.zeros((0, num_classes), np.float32), empty_va)
+        probs, va = [], []
+        for start in range(0, len(crops), self.batch_size):
+            out = self.model(self._to_tensor(crops[start:start + self.batch_size]))
+            logits = out["logits"] if isinstance(out, dict) else out
+            if self.card.label_space.kind == "multi_label":
+                probs.append(torch.sigmoid(logits).float().cpu().numpy())
+            else:
+                probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+            if self.has_valence_arousal and isinstance(out, dict) and "valence_arousal" in out:
+                va.append(out["valence_arousal"].float().cpu().numpy())
+        valence_arousal = np.concatenate(va) if va else None
+        return Predictions(np.concatenate(probs), valence_arousal)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:1``, ``mps`` or ``auto``; a clear error when unavailable."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"unknown device '{device}'; use cpu, cuda, cuda:N, mps or auto") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device '{device}' requested but MPS is not available; use --device cpu")
+    return resolved

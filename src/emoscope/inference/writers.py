@@ -1,0 +1,219 @@
+"""Result tables written batch by batch; after every ``write`` the file on disk is complete.
+
+csv appends whole rows under a header written at open; json keeps one array whose closing
+bracket is rewritten after each batch; parquet rewrites the file atomically, copying the
+earlier row groups one at a time, so neither memory nor a half-written file ever holds the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emoscope.errors import UserError
+from emoscope.utils.files import atomic_path
+
+BASE_COLUMNS = {
+    "source": "string",
+    "frame": "int64",
+    "time_s": "float64",
+    "track_id": "int64",
+    "x1": "float64",
+    "y1": "float64",
+    "x2": "float64",
+    "y2": "float64",
+    "det_score": "float64",
+}
+
+
+def result_columns(labels: Sequence[str], valence_arousal: bool = False,
+                   smoothed: bool = False) -> dict[str, str]:
+    """Column name -> pandas dtype of the per-face table of a model with ``labels``."""
+    columns = dict(BASE_COLUMNS)
+    columns.update({f"p_{label}": "float64" for label in labels})
+    columns["top_label"] = "string"
+    if valence_arousal:
+        columns.update({"valence": "float64", "arousal": "float64"})
+    if smoothed:
+        columns.update({f"smooth_{label}": "float64" for label in labels})
+        columns["top_label_smooth"] = "string"
+    return columns
+
+
+def conform(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Exactly ``columns`` in order with their dtypes (missing ones empty)."""
+    out = pd.DataFrame({name: frame[name] if name in frame else pd.Series(dtype=dtype)
+                        for name, dtype in columns.items()})
+    return out.astype(columns) if len(out) else empty_table(columns)
+
+
+def empty_table(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
+class TableWriter:
+    """Base: ``write`` appends a DataFrame batch, ``close`` finishes; valid after each call."""
+
+    suffix = ""
+
+    def __init__(self, path: str | Path, columns: dict[str, str]):
+        self.path = Path(path)
+        self.columns = columns
+        self.rows = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, batch: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def close(self) -> Path:
+        return self.path
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class CsvWriter(TableWriter):
+    suffix = ".csv"
+
+    def __init__(self, path: str | Path, columns: dict[str, str]):
+        super().__init__(path, columns)
+        self._handle = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._handle.write(",".join(columns) + "\n")
+        self._handle.flush()
+
+    def write(self, batch: pd.DataFrame) -> None:
+        if len(batch):
+            conform(batch, self.columns).to_csv(self._handle, header=False, index=False,
+                                                float_format="%.6g", lineterminator="\n")
+            self._handle.flush()
+            self.rows += len(batch)
+
+    def close(self) -> Path:
+        if not self._handle.closed:
+            self._handle.close()
+        return self.path
+
+
+class JsonWriter(TableWriter):
+    """``{"columns": [...], "rows": [{...}, ...]}``: the column list survives an empty table.
+
+    The bytes after the last row are always ``\\n]}\\n``, rewritten after each batch.
+    """
+
+    suffix = ".json"
+    _TAIL = b"\n]}\n"
+
+    def __init__(self, path: str | Path, columns: dict[str, str]):
+        super().__init__(path, columns)
+        self._handle = open(self.path, "w+b")  # noqa: SIM115
+        head = ('{"columns": ' + json.dumps(list(columns)) + ', "rows": [').encode()
+        self._handle.write(head + self._TAIL)
+        self._handle.flush()
+        self._end = len(head)  # offset just after the last row (or after "[")
+
+    def write(self, batch: pd.DataFrame) -> None:
+        if not len(batch):
+            return
+        lines = conform(batch, self.columns).to_json(orient="records", lines=True,
+                                                     double_precision=6)
+        body = ",\n".join(line for line in lines.splitlines() if line)
+        chunk = ((",\n" if self.rows else "\n") + body).encode()
+        self._handle.seek(self._end)
+        self._handle.write(chunk + self._TAIL)
+        self._handle.truncate()
+        self._handle.flush()
+        self._end += len(chunk)
+        self.rows += len(batch)
+
+    def close(self) -> Path:
+        if not self._handle.closed:
+            self._handle.close()
+        return self.path
+
+
+class ParquetWriter(TableWriter):
+    suffix = ".parquet"
+
+    def __init__(self, path: str | Path, columns: dict[str, str]):
+        super().__init__(path, columns)
+        import pyarrow as pa
+
+        self._schema = pa.Schema.from_pandas(empty_table(columns), preserve_index=False)
+        self._replace_with([])
+
+    def _replace_with(self, batches: list[pd.DataFrame]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        previous = pq.ParquetFile(self.path) if self.path.exists() and self.rows else None
+        with atomic_path(self.path) as tmp:
+            with pq.ParquetWriter(tmp, self._schema) as writer:
+                if previous is not None:
+                    for group in range(previous.num_row_groups):
+                        writer.write_table(previous.read_row_group(group))
+                for batch in batches:
+                    table = pa.Table.from_pandas(batch, schema=self._schema,
+                                                 preserve_index=False)
+                    writer.write_table(table)
+        if previous is not None:
+            previous.close()
+
+    def write(self, batch: pd.DataFrame) -> None:
+        if len(batch):
+            self._replace_with([conform(batch, self.columns)])
+            self.rows += len(batch)
+
+
+WRITERS: dict[str, Callable[[Path, dict[str, str]], TableWriter]] = {
+    "csv": CsvWriter,
+    "json": JsonWriter,
+    "parquet": ParquetWriter,
+}
+
+
+def open_writer(path: str | Path, columns: dict[str, str], fmt: str) -> TableWriter:
+    """A writer for ``fmt`` at ``path`` (suffix added when missing)."""
+    if fmt not in WRITERS:
+        raise UserError(f"unknown format '{fmt}'; known formats: {', '.join(WRITERS)}")
+    path = Path(path)
+    cls = WRITERS[fmt]
+    if path.suffix != cls.suffix:
+        path = path.with_name(path.name + cls.suffix)
+    return cls(path, columns)
+
+
+def write_table(table: pd.DataFrame, path: str | Path, fmt: str) -> Path:
+    """Write a whole (small) table at once, e.g. a summary."""
+    columns = {name: str(dtype) for name, dtype in table.dtypes.items()}
+    columns = {k: ("string" if v in ("object", "str") else v) for k, v in columns.items()}
+    with open_writer(path, columns, fmt) as writer:
+        writer.write(table)
+    return writer.path
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by these writers back into pandas."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        return pd.DataFrame.from_records(data["rows"], columns=data["columns"])
+    return pd.read_csv(path)
+
+
+def rows_to_frame(rows: list[dict[str, object]], columns: dict[str, str]) -> pd.DataFrame:
+    if not rows:
+        return empty_table(columns)
+    frame = pd.DataFrame.from_records(rows)
+    for name in columns:
+        if name not in frame:
+            frame[name] = np.nan
+    return frame[list(columns)].astype(columns)
