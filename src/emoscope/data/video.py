@@ -228,7 +228,12 @@ class StreamReader:
         if not self.is_camera and "://" not in self.source and not self.is_file:
             raise MediaError(self.source, "not a camera index, video file or stream URL")
         target = int(self.source) if self.is_camera else self.source
-        self.capture = cv2.VideoCapture(target)
+        previous = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our error says it
+        try:
+            self.capture = cv2.VideoCapture(target)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
         if not self.capture.isOpened():
             self.capture.release()
             raise MediaError(self.source, "cannot open camera or stream")

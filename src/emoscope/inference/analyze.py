@@ -56,8 +56,6 @@ class AnalyzeOptions:
             raise UserError(f"unknown smoothing '{self.smooth_method}'; use ema or window")
         if self.batch_size < 1:
             raise UserError(f"batch size must be at least 1, got {self.batch_size}")
-        if (self.annotate or self.plots) and self.out is None and self.annotate:
-            raise UserError("--annotate needs an output folder (--out)")
 
 
 @dataclass
@@ -129,6 +127,8 @@ def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
     options.validate()
     if not inputs:
         raise UserError("no inputs given")
+    if options.annotate and options.out is None:
+        raise UserError("annotate needs an output folder (out=...)")
     out_dir = Path(options.out) if options.out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

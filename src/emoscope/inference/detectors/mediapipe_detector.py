@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -12,6 +16,25 @@ from emoscope.inference.detectors.base import FaceBox, FaceDetector, suppress_ov
 from emoscope.registry import DETECTORS
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ libraries' writes to file descriptor 2 (not Python's logging)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 RangeChoice = Literal["short", "full", "auto"]
 
@@ -42,12 +65,15 @@ class MediaPipeDetector(FaceDetector):
         # mediapipe's own threshold is set low; ``filter`` applies ours after clipping.
         confidence = min(self.threshold, 0.3)
         self._graphs = {}
-        if model in ("short", "auto"):
-            self._graphs["short"] = face_detection.FaceDetection(
-                min_detection_confidence=confidence, model_selection=0)
-        if model in ("full", "auto"):
-            self._graphs["full"] = face_detection.FaceDetection(
-                min_detection_confidence=confidence, model_selection=1)
+        with quiet_native_stderr():  # TFLite and absl greet on stderr; keep errors one line
+            if model in ("short", "auto"):
+                self._graphs["short"] = face_detection.FaceDetection(
+                    min_detection_confidence=confidence, model_selection=0)
+            if model in ("full", "auto"):
+                self._graphs["full"] = face_detection.FaceDetection(
+                    min_detection_confidence=confidence, model_selection=1)
+            for graph in self._graphs.values():
+                graph.process(np.zeros((64, 64, 3), np.uint8))  # first call logs too
 
     def _run(self, which: str, rgb: np.ndarray) -> list[FaceBox]:
         result = self._graphs[which].process(np.ascontiguousarray(rgb))

@@ -1,0 +1,157 @@
+"""``emoscope analyze``, ``emoscope webcam`` and ``emoscope demo``: thin wrappers."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from emoscope.errors import UserError
+
+
+class RichProgress:
+    """Per-file progress bars on a terminal; silent when stdout is not a TTY."""
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._task = None
+        self.enabled = sys.stdout.isatty()
+
+    def start(self, name: str, total: int | None) -> None:
+        if not self.enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(name, total=total)
+
+    def advance(self, frames: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, frames)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def _print_error(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def _report(report) -> None:
+    for item in report.inputs:
+        if item.ok:
+            table = next((f for f in item.files if f.suffix in (".csv", ".json", ".parquet")),
+                         None)
+            where = f" -> {table}" if table else ""
+            typer.echo(f"{item.path}: {item.frames} frame(s), {item.faces} face(s){where}")
+    if report.analysed == 0:
+        raise UserError(f"nothing could be analysed ({len(report.inputs)} input(s) failed)")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("analyze")
+    def analyze(
+        inputs: list[str] = typer.Argument(..., help="Images, videos or folders.",  # noqa: B008
+                                           show_default=False),
+        out: str = typer.Option("results", "--out", "-o", help="Output folder."),
+        fmt: str = typer.Option("csv", "--format", help="csv, parquet or json."),
+        every: int = typer.Option(1, help="Analyse every N-th video frame."),
+        fps: float = typer.Option(None, help="Sample videos at this many frames per second."),
+        detector: str = typer.Option("mediapipe", help="Face detector (emoscope list detectors)."),
+        model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
+        device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
+        batch_size: int = typer.Option(64, help="Faces per model batch."),
+        smooth: int = typer.Option(1, help="Temporal smoothing over K frames per track (1: off)."),
+        smooth_method: str = typer.Option("ema", help="ema or window."),
+        annotate: bool = typer.Option(False, help="Write annotated png/mp4 files."),
+        plots: bool = typer.Option(True, "--plots/--no-plots", help="Write plots."),
+        max_faces: int = typer.Option(0, help="Most faces per frame (0: all)."),
+        min_face: int = typer.Option(20, help="Smallest face side in pixels."),
+        threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
+    ) -> None:
+        """Analyse faces in images, folders and videos; write tables, plots and annotations."""
+        from emoscope.inference.analyze import AnalyzeOptions, run_analysis
+
+        options = AnalyzeOptions(
+            out=out, format=fmt, every=every, fps=fps, detector=detector, model=model,
+            device=device, batch_size=batch_size, smooth=smooth, smooth_method=smooth_method,
+            annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
+            threshold=threshold)
+        report = run_analysis(list(inputs), options, progress=RichProgress(),
+                              on_error=_print_error)
+        _report(report)
+
+    @app.command("webcam")
+    def webcam(
+        source: str = typer.Option("0", help="Camera index, video file or stream URL."),
+        window: bool = typer.Option(True, "--window/--no-window",
+                                    help="Show a window; --no-window prints CSV rows."),
+        max_frames: int = typer.Option(None, help="Stop after this many frames."),
+        detector: str = typer.Option("mediapipe", help="Face detector."),
+        model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
+        device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
+        smooth: int = typer.Option(5, help="Temporal smoothing over K frames per track."),
+        every: int = typer.Option(1, help="Analyse every N-th frame."),
+        max_faces: int = typer.Option(0, help="Most faces per frame (0: all)."),
+        min_face: int = typer.Option(20, help="Smallest face side in pixels."),
+        threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
+    ) -> None:
+        """Live analysis in a window (q quits), or headless rows on stdout."""
+        from emoscope.inference.analyze import AnalyzeOptions
+        from emoscope.inference.live import run_live
+
+        options = AnalyzeOptions(detector=detector, model=model, device=device, smooth=smooth,
+                                 every=every, max_faces=max_faces, min_face=min_face,
+                                 threshold=threshold, plots=False)
+        printer = None if window else _CsvRowPrinter()
+        frames = run_live(source, options, window=window, max_frames=max_frames,
+                          on_rows=printer)
+        if frames == 0:
+            raise UserError(f"{source}: no frames could be analysed")
+
+    @app.command("demo")
+    def demo(
+        out: str = typer.Option("runs/demo", "--out", "-o", help="Output folder."),
+        model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
+        device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
+    ) -> None:
+        """Render sample media (public-domain astronaut photo) and analyse them into OUT."""
+        from emoscope.inference.demo import run_demo
+
+        report = run_demo(out, model=model, device=device)
+        for error in report.errors:
+            _print_error(error)
+        _report(report)
+        typer.echo(f"demo results in {out}/ (tables, *_tracks, plots, *_annotated.*)")
+
+
+class _CsvRowPrinter:
+    """Rows of ``--no-window`` as CSV on stdout: header once, then one line per face."""
+
+    def __init__(self) -> None:
+        self._header: list[str] | None = None
+
+    def __call__(self, rows: list[dict[str, object]]) -> None:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        for row in rows:
+            if self._header is None:
+                self._header = list(row)
+                writer.writerow(self._header)
+            writer.writerow([_fmt(row.get(k)) for k in self._header])
+        sys.stdout.flush()
+
+
+def _fmt(value: object) -> object:
+    return f"{value:.6g}" if isinstance(value, float) else value
