@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from emoscope.data.augment import AugmentConfig
 
@@ -17,6 +18,7 @@ class DataConfig:
     cache_dir: str = ".cache/datasets"
     soft_labels: bool = False  # train on vote distributions when the dataset has them (FER+)
     limit_per_class: int = 0  # >0: keep at most this many training images per class (smoke runs)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # extra dataset arguments (image_folder)
 
 
 @dataclass
@@ -25,7 +27,9 @@ class ModelConfig:
     backbone: str = "tf_efficientnet_lite0"
     pretrained: str = "auto"  # none | offline | online | auto
     dropout: float = 0.2
+    backbone_weights: str = ""  # safetensors file of backbone weights to start from
     freeze_stages: int = -1  # >=0: freeze the stem and the first N stages (partial unfreezing)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # extra architecture arguments
 
 
 @dataclass

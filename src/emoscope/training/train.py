@@ -21,12 +21,14 @@ from emoscope.config import save_config, to_dict
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.faces import FaceArrays
 from emoscope.errors import UserError
-from emoscope.models.backbones import backbone_preprocessing
+from emoscope.labels import LabelSpace
+from emoscope.models.backbones import Preprocessing, backbone_preprocessing
 from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.config import TrainConfig
 from emoscope.training.data_module import FaceDataModule, inverse_frequency
 from emoscope.training.freezing import freeze_early_stages
+from emoscope.training.history import merge_metrics, preserve_metrics, read_history
 from emoscope.training.losses import build_loss
 from emoscope.training.module import ClassifierModule
 from emoscope.utils.files import atomic_write_text
@@ -47,7 +49,7 @@ def load_split(cfg: TrainConfig, split: str) -> FaceArrays:
     from emoscope import components  # noqa: F401  (fills the DATASETS registry)
 
     return DATASETS.build(cfg.data.dataset, root=cfg.data.root, split=split,
-                          cache_dir=cfg.data.cache_dir or None)
+                          cache_dir=cfg.data.cache_dir or None, **cfg.data.kwargs)
 
 
 def limit_per_class(arrays: FaceArrays, limit: int, seed: int) -> FaceArrays:
@@ -61,11 +63,29 @@ def limit_per_class(arrays: FaceArrays, limit: int, seed: int) -> FaceArrays:
 
 def build_network(cfg: TrainConfig, num_classes: int) -> tuple[nn.Module, dict[str, Any]]:
     kwargs = {"backbone": cfg.model.backbone, "num_classes": num_classes,
-              "dropout": cfg.model.dropout}
+              "dropout": cfg.model.dropout, **cfg.model.kwargs}
     network = MODELS.build(cfg.model.architecture, pretrained=cfg.model.pretrained, **kwargs)
+    if cfg.model.backbone_weights:
+        load_backbone_weights(network.backbone, cfg.model.backbone_weights)
     if cfg.model.freeze_stages >= 0:
         freeze_early_stages(network.backbone, cfg.model.freeze_stages)
     return network, kwargs
+
+
+def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
+    """Start from a safetensors state dict (any float dtype); every backbone key must be there."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise UserError(f"{path}: cannot read backbone weights ({err})") from None
+    own = backbone.state_dict()
+    missing = [k for k in own if k not in state]
+    if missing:
+        raise UserError(f"{path}: {len(missing)} backbone keys missing, e.g. {missing[0]}")
+    backbone.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
 
 
 def _loss_kwargs(cfg: TrainConfig, train: FaceArrays) -> dict[str, Any]:
@@ -83,8 +103,13 @@ def _precision(cfg: TrainConfig) -> str:
     return "bf16-mixed" if torch.cuda.is_available() else "32-true"
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
-    """Train, keep the best checkpoint on validation, export it as safetensors + card."""
+def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) -> TrainResult:
+    """Train, keep the best checkpoint on validation, export it as safetensors + card.
+
+    Writes to ``out_dir/name``: config.yaml, checkpoints/{best,last}.ckpt, metrics.csv,
+    history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png.
+    command: how the run was started, for the model card (default: this process's argv).
+    """
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads > 0:
         torch.set_num_threads(cfg.trainer.num_threads)
@@ -104,12 +129,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     prep = backbone_preprocessing(network.backbone, cfg.data.image_size)
     transform = FaceBatchTransform(cfg.data.image_size, prep.mean, prep.std, cfg.augment)
     teacher, teacher_size = _load_teacher(cfg, prep)
+    card = _model_card(cfg, arch_kwargs, label_space, prep, train_set.images.ndim == 3,
+                       command or _default_command())
 
     module = ClassifierModule(
         network.to(memory_format=torch.channels_last),
         build_loss(cfg.loss.name, **_loss_kwargs(cfg, train_set)),
         cfg.optim, transform, label_space.num_classes, cfg.trainer.mixup_alpha,
         teacher, teacher_size, cfg.distill, cfg.trainer.tta_flip, to_dict(cfg),
+        card=card.to_dict(),
     )
     data = FaceDataModule(train_set, val_set, cfg.trainer.batch_size, cfg.trainer.eval_batch_size,
                           cfg.trainer.sampler, cfg.data.soft_labels, cfg.trainer.seed)
@@ -132,9 +160,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
     if resume and ckpt_path is None:
         log.info("no checkpoint to resume in %s; starting fresh", run_dir)
+    if ckpt_path is not None:
+        preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
     trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
-    return _finish(cfg, run_dir, trainer, module, checkpoint, network, arch_kwargs, prep,
-                   label_space)
+    merge_metrics(run_dir)
+    return _finish(cfg, run_dir, trainer, module, checkpoint, network, card, val_set)
 
 
 def _load_teacher(cfg: TrainConfig, prep) -> tuple[nn.Module | None, int | None]:
@@ -147,8 +177,26 @@ def _load_teacher(cfg: TrainConfig, prep) -> tuple[nn.Module | None, int | None]
     return teacher.to(memory_format=torch.channels_last), card.preprocessing.input_size[-1]
 
 
-def _finish(cfg, run_dir, trainer, module, checkpoint, network, arch_kwargs, prep,
-            label_space) -> TrainResult:
+def _default_command() -> str:
+    program = Path(sys.argv[0]).name
+    if program in ("run_cli.py", "__main__.py"):
+        return shlex.join(["python", "-m", "emoscope.training.run_cli", *sys.argv[1:]])
+    return shlex.join([program, *sys.argv[1:]])
+
+
+def _model_card(cfg: TrainConfig, arch_kwargs: dict[str, Any], label_space: LabelSpace,
+                prep: Preprocessing, grayscale: bool, command: str) -> ModelCard:
+    return ModelCard(
+        name=cfg.name, architecture=cfg.model.architecture, architecture_kwargs=arch_kwargs,
+        label_space=label_space, preprocessing=prep, grayscale=grayscale,
+        data=f"{cfg.data.dataset} {cfg.data.train_split} (validated on {cfg.data.val_split})",
+        recipe=json.dumps(to_dict(cfg), sort_keys=True), command=command,
+    )
+
+
+def _finish(cfg: TrainConfig, run_dir: Path, trainer: L.Trainer, module: ClassifierModule,
+            checkpoint: ModelCheckpoint, network: nn.Module, card: ModelCard,
+            val_set: FaceArrays) -> TrainResult:
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
     best = checkpoint.best_model_path
@@ -157,45 +205,37 @@ def _finish(cfg, run_dir, trainer, module, checkpoint, network, arch_kwargs, pre
         module.load_state_dict({k: v for k, v in state.items() if not k.startswith("teacher.")},
                                strict=False)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    history = _read_history(run_dir / "metrics.csv")
+    history = read_history(run_dir)
     best_row = max((r for r in history if cfg.trainer.monitor in r),
                    key=lambda r: r[cfg.trainer.monitor], default={})
     scores = {k: round(float(v), 4) for k, v in best_row.items()
               if k.startswith("val/") and v == v}
     scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
-    card = ModelCard(
-        name=cfg.name, architecture=cfg.model.architecture, architecture_kwargs=arch_kwargs,
-        label_space=label_space, preprocessing=prep, grayscale=True,
-        data=f"{cfg.data.dataset} {cfg.data.train_split} (validated on {cfg.data.val_split})",
-        recipe=json.dumps(to_dict(cfg), sort_keys=True),
-        command="emoscope train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        scores=scores,
-    )
-    model_path = save_model(network.cpu().to(memory_format=torch.contiguous_format), card,
-                            run_dir / "model")
+    card.scores = scores
+    network = network.cpu().to(memory_format=torch.contiguous_format).eval()
+    model_path = save_model(network, card, run_dir / "model")
     atomic_write_text(run_dir / "final_metrics.json",
                       json.dumps({"best": scores, "last": metrics}, indent=2))
     _plot_history(history, run_dir / "history.png")
+    _report_validation(network, card, val_set, cfg, run_dir)
     return TrainResult(run_dir, model_path, scores, history, network)
 
 
-def _read_history(path: Path) -> list[dict[str, Any]]:
-    """Lightning's CSV has one row per logging call; merge them per epoch."""
-    if not path.is_file():
-        return []
-    import pandas as pd
+def _report_validation(network: nn.Module, card: ModelCard, val_set: FaceArrays,
+                       cfg: TrainConfig, run_dir: Path) -> None:
+    """Per-class scores and the confusion matrix of the exported model on validation."""
+    from emoscope.evaluation.evaluate import evaluate_arrays, write_report
+    from emoscope.evaluation.plots import plot_confusion
 
-    frame = pd.read_csv(path)
-    if "epoch" not in frame:
-        return []
-    merged = frame.groupby("epoch").last().reset_index()
-    return [{k: v for k, v in row.items() if v == v} for row in merged.to_dict("records")]
+    report = evaluate_arrays(network, card, val_set, cfg.trainer.eval_batch_size)
+    report.update(dataset=cfg.data.dataset, split=cfg.data.val_split)
+    write_report(report, run_dir / "val_report.json")
+    plot_confusion(report["confusion_matrix"], report["labels"], run_dir / "confusion.png",
+                   title=f"{card.name} on {cfg.data.dataset} {cfg.data.val_split}")
 
 
 def _plot_history(history: list[dict[str, Any]], path: Path) -> None:
-    try:
-        from emoscope.evaluation.plots import plot_history
-    except ImportError:
-        return
+    from emoscope.evaluation.plots import plot_history
+
     if history:
         plot_history(history, path)
