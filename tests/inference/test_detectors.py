@@ -1,0 +1,108 @@
+"""Detectors on known answers: the astronaut photo has exactly one face at a known place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emoscope.errors import UserError
+from emoscope.inference.demo import ASTRONAUT_FACE
+from emoscope.inference.detectors import FaceBox, build_detector
+from emoscope.inference.detectors.base import box_iou, suppress_overlaps
+from emoscope.registry import DETECTORS
+
+KNOWN = FaceBox(*ASTRONAUT_FACE)
+
+
+@pytest.fixture(scope="module")
+def mediapipe():
+    with build_detector("mediapipe") as detector:
+        yield detector
+
+
+@pytest.mark.parametrize("name", ["mediapipe", "opencv"])
+def test_one_face_at_known_place(name, astronaut_rgb):
+    with build_detector(name) as detector:
+        boxes = detector.detect(astronaut_rgb)
+    assert len(boxes) == 1
+    assert box_iou(boxes[0], KNOWN) > 0.6
+    assert 0.5 <= boxes[0].score <= 1.0
+
+
+def test_mediapipe_landmarks_and_models(astronaut_rgb):
+    for model in ("short", "full"):
+        with build_detector("mediapipe", model=model) as detector:
+            (box,) = detector.detect(astronaut_rgb)
+        assert box_iou(box, KNOWN) > 0.6
+        assert len(box.landmarks) == 6  # eyes, nose, mouth, ears
+        x, y = box.landmarks[0]
+        assert box.x1 <= x <= box.x2 and box.y1 <= y <= box.y2
+
+
+def test_face_found_after_crop_and_rotation(mediapipe, astronaut_rgb):
+    crop = np.ascontiguousarray(astronaut_rgb[40:300, 100:360])
+    (box,) = mediapipe.detect(crop)
+    assert box_iou(box, FaceBox(KNOWN.x1 - 100, KNOWN.y1 - 40, KNOWN.x2 - 100, KNOWN.y2 - 40)) > 0.6
+    rotated = np.ascontiguousarray(np.rot90(astronaut_rgb, k=-1))  # 90 degrees clockwise
+    with build_detector("mediapipe", model="full") as detector:
+        assert len(detector.detect(rotated)) <= 1  # no phantom faces on a rotated photo
+
+
+def test_no_face_in_blank_image(mediapipe):
+    assert mediapipe.detect(np.full((240, 320, 3), 128, np.uint8)) == []
+
+
+def test_boxes_are_clipped_to_the_image(mediapipe, astronaut_rgb):
+    edge = np.ascontiguousarray(astronaut_rgb[100:400, 200:500])  # face cut at the left edge
+    for box in mediapipe.detect(edge):
+        assert 0 <= box.x1 <= box.x2 <= 300 and 0 <= box.y1 <= box.y2 <= 300
+
+
+def test_threshold_min_face_and_max_faces(astronaut_rgb):
+    two = np.ascontiguousarray(np.concatenate([astronaut_rgb, astronaut_rgb[:, ::-1]], axis=1))
+    with build_detector("mediapipe") as detector:
+        assert len(detector.detect(two)) == 2
+    with build_detector("mediapipe", max_faces=1) as detector:
+        assert len(detector.detect(two)) == 1
+    with build_detector("mediapipe", min_face=150) as detector:
+        assert detector.detect(two) == []
+    with build_detector("mediapipe", threshold=0.999) as detector:
+        assert detector.detect(two) == []
+
+
+def test_large_frames_are_detected_at_reduced_size(astronaut_rgb):
+    import cv2
+
+    big = cv2.resize(astronaut_rgb, (2560, 2560), interpolation=cv2.INTER_LINEAR)
+    with build_detector("mediapipe") as detector:
+        (box,) = detector.detect(big)
+    scaled = FaceBox(*(v * 5 for v in ASTRONAUT_FACE))
+    assert box_iou(box, scaled) > 0.6
+
+
+def test_filter_and_nms():
+    boxes = [FaceBox(0, 0, 10, 10, 0.9), FaceBox(1, 1, 11, 11, 0.8), FaceBox(50, 50, 60, 60, 0.7)]
+    assert suppress_overlaps(boxes) == [boxes[0], boxes[2]]
+    clipped = FaceBox(-5, -5, 20, 30, 0.9).clip(15, 25)
+    assert (clipped.x1, clipped.y1, clipped.x2, clipped.y2) == (0, 0, 15, 25)
+
+
+def test_registry_and_errors():
+    assert {"mediapipe", "opencv", "mtcnn"} <= set(DETECTORS.names())
+    with pytest.raises(UserError, match="known detectors: mediapipe, mtcnn, opencv"):
+        build_detector("nope")
+    with pytest.raises(UserError, match="threshold"):
+        build_detector("opencv", threshold=2.0)
+    with pytest.raises(ValueError, match="uint8"):
+        build_detector("opencv").detect(np.zeros((10, 10), np.float32))
+
+
+def test_mtcnn_missing_dependency_is_a_clear_error():
+    pytest.importorskip("torch")
+    try:
+        import facenet_pytorch  # noqa: F401
+    except ImportError:
+        with pytest.raises(UserError, match="pip install"):
+            build_detector("mtcnn")
+    else:
+        pytest.skip("facenet-pytorch is installed")
