@@ -1,0 +1,134 @@
+"""``emoscope train`` and ``emoscope evaluate``: thin wrappers over the training and evaluation
+library functions."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from emoscope.errors import UserError
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _parse_pairs(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    pairs: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--data expects key=value, got '{item}'")
+        key, raw = item.split("=", 1)
+        pairs[key.strip()] = yaml.safe_load(raw) if raw else ""
+    return pairs
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Per-class table, summary line and confusion matrix of an evaluation report."""
+    from rich.table import Table
+
+    title = f"{report.get('model', '?')} on {report.get('dataset', '?')} {report.get('split', '')}"
+    table = Table(title=title)
+    for column in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for label, row in report["per_class"].items():
+        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      f"{row['f1']:.3f}", str(row["support"]))
+    table.add_section()
+    table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(report["n"]))
+    table.add_row("macro avg", "", "", f"{report['macro_f1']:.4f}", str(report["n"]))
+    console = _console()
+    console.print(table)
+    matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
+    matrix.add_column("")
+    for label in report["labels"]:
+        matrix.add_column(label[:8], justify="right")
+    for label, row in zip(report["labels"], report["confusion_matrix"], strict=True):
+        matrix.add_row(label, *(str(v) for v in row))
+    console.print(matrix)
+    flip = " with flip TTA" if report.get("tta_flip") else ""
+    console.print(f"accuracy {report['accuracy']:.2%}{flip}, macro-F1 {report['macro_f1']:.4f}, "
+                  f"{report['n']} faces, {report.get('faces_per_second', 0):.0f} faces/s")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_command(
+        config: Annotated[Path, typer.Argument(help="Experiment YAML (see configs/).")],
+        overrides: Annotated[list[str] | None, typer.Option(
+            "--set", help="Override a config value, e.g. --set optim.lr=3e-4 (repeatable).",
+        )] = None,
+        resume: Annotated[bool, typer.Option(
+            "--resume", help="Continue the run from its last checkpoint.")] = False,
+    ) -> None:
+        """Train a model from a YAML config; writes checkpoints, metrics, plots and the model."""
+        from rich.table import Table
+
+        from emoscope.config import merge_config
+        from emoscope.training.config import TrainConfig
+        from emoscope.training.train import train
+
+        cfg = merge_config(TrainConfig, config, overrides)
+        command = shlex.join(["emoscope", "train", str(config),
+                              *(f"--set={item}" for item in overrides or []),
+                              *(["--resume"] if resume else [])])
+        result = train(cfg, resume=resume, command=command)
+        table = Table(title=f"{cfg.name}: best epoch on {cfg.data.val_split}")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in result.metrics.items():
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        _console().print(table)
+        typer.echo(f"model: {result.model_path}")
+        typer.echo(f"run: {result.run_dir}")
+
+    @app.command("evaluate")
+    def evaluate_command(
+        root: Annotated[Path, typer.Option("--root", help="Dataset folder (or fer2013.csv).")],
+        model: Annotated[str | None, typer.Option(
+            "--model", help="Shipped model name or a .safetensors/.json/.ckpt path; default: "
+            "the shipped model for the task.")] = None,
+        dataset: Annotated[str, typer.Option("--dataset", help="A registered dataset.")] = (
+            "fer2013"),
+        split: Annotated[str, typer.Option(
+            "--split", help="Split to score (folder layout: 'test' is every image under "
+            "test/).")] = "test",
+        json_path: Annotated[Path | None, typer.Option(
+            "--json", help="Write the report as JSON here.")] = None,
+        tta_flip: Annotated[bool, typer.Option(
+            "--tta-flip", help="Average the scores of each face and its mirror image.")] = False,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Folder for confusion.png (default: beside --json).")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 256,
+        device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
+        data: Annotated[list[str] | None, typer.Option(
+            "--data", help="Dataset argument key=value, e.g. --data image_size=64 "
+            "(repeatable).")] = None,
+    ) -> None:
+        """Accuracy, macro-F1, per-class scores and the confusion matrix of a model."""
+        from emoscope.evaluation.evaluate import evaluate_model, write_report
+        from emoscope.evaluation.plots import plot_confusion
+
+        report = evaluate_model(model, dataset, root, split, tta_flip=tta_flip,
+                                batch_size=batch_size, device=device,
+                                dataset_kwargs=_parse_pairs(data))
+        print_report(report)
+        if json_path is not None:
+            write_report(report, json_path)
+            typer.echo(f"report: {json_path}")
+        png = None
+        if out is not None:
+            png = out / "confusion.png"
+        elif json_path is not None:
+            png = json_path.with_name(f"{json_path.stem}_confusion.png")
+        if png is not None:
+            plot_confusion(report["confusion_matrix"], report["labels"], png,
+                           title=f"{report['model']} on {dataset} {split}")
+            typer.echo(f"confusion matrix: {png}")

@@ -1,0 +1,167 @@
+"""Score a model on a labelled face dataset with the preprocessing its model card declares."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from emoscope.data.augment import FaceBatchTransform
+from emoscope.data.faces import FaceArrays
+from emoscope.errors import UserError
+from emoscope.evaluation.metrics import classification_report
+from emoscope.models.checkpoint import ModelCard
+from emoscope.utils.files import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+# Spellings of the same expression across datasets (CAER-S folders, FER+, RAVDESS, ...).
+_ALIASES = {
+    "anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
+    "sadness": "sad", "surprised": "surprise",
+}
+
+ModelArg = str | Path | tuple[nn.Module, ModelCard] | None
+
+
+def _canonical(label: str) -> str:
+    name = label.strip().lower()
+    return _ALIASES.get(name, name)
+
+
+def label_columns(model_labels: Sequence[str], dataset_labels: Sequence[str]) -> np.ndarray:
+    """For each dataset label, the model output column with the same (canonical) name."""
+    columns = {_canonical(name): i for i, name in enumerate(model_labels)}
+    missing = [name for name in dataset_labels if _canonical(name) not in columns]
+    if missing:
+        raise UserError(f"the model cannot predict dataset label(s) {', '.join(missing)}; "
+                        f"model labels: {', '.join(model_labels)}")
+    return np.array([columns[_canonical(name)] for name in dataset_labels], dtype=np.int64)
+
+
+def _to_model_channels(batch: np.ndarray, grayscale: bool) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, H, W, 3) -> uint8 (N, C, H, W); RGB becomes grey for grey models."""
+    if batch.ndim == 4 and grayscale:
+        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL "L"
+        batch = np.clip(np.rint(batch.astype(np.float32) @ weights), 0, 255).astype(np.uint8)
+    tensor = torch.from_numpy(np.ascontiguousarray(batch))
+    return tensor.unsqueeze(1) if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)
+
+
+@torch.inference_mode()
+def predict_probabilities(
+    model: nn.Module,
+    card: ModelCard,
+    images: np.ndarray,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    tta_flip: bool = False,
+) -> np.ndarray:
+    """Softmax scores (N, model classes); with ``tta_flip`` the mean over the image and its
+    mirror image."""
+    channels, height, _ = card.preprocessing.input_size
+    transform = FaceBatchTransform(height, card.preprocessing.mean, card.preprocessing.std)
+    model = model.to(device).eval()
+    if device == "cpu" or str(device).startswith("cpu"):
+        model = model.to(memory_format=torch.channels_last)
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = _to_model_channels(images[start:start + batch_size], card.grayscale).to(device)
+        inputs = transform(batch, train=False)[:, :channels]
+        probs = model(inputs)["logits"].float().softmax(1)
+        if tta_flip:
+            probs = (probs + model(torch.flip(inputs, dims=[3]))["logits"].float().softmax(1)) / 2
+        outputs.append(probs.cpu())
+    return torch.cat(outputs).numpy()
+
+
+def evaluate_arrays(
+    model: nn.Module,
+    card: ModelCard,
+    arrays: FaceArrays,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    tta_flip: bool = False,
+) -> dict[str, Any]:
+    """Scores of ``model`` on decoded faces, in the dataset's label space.
+
+    When the model knows more classes than the dataset (FER+ contempt on FER2013), the
+    prediction is the best of the dataset's classes.
+    """
+    columns = label_columns(card.label_space.labels, arrays.label_space.labels)
+    started = time.perf_counter()
+    probs = predict_probabilities(model, card, arrays.images, batch_size, device, tta_flip)
+    seconds = time.perf_counter() - started
+    predictions = probs[:, columns].argmax(1)
+    report = classification_report(arrays.labels, predictions, arrays.label_space.labels)
+    report.update(
+        model=card.name,
+        tta_flip=tta_flip,
+        input_size=list(card.preprocessing.input_size),
+        seconds=round(seconds, 3),
+        faces_per_second=round(len(arrays) / max(seconds, 1e-9), 1),
+    )
+    if list(columns) != list(range(card.label_space.num_classes)):
+        report["model_labels"] = list(card.label_space.labels)
+    return report
+
+
+def resolve_model(model: ModelArg, task: str = "face_expression",
+                  device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard, str]:
+    """A loaded (model, card, source): from a shipped name, a file path, None (the task's
+    default model) or an already-loaded (model, card) pair."""
+    if isinstance(model, tuple):
+        network, card = model
+        return network, card, card.name
+    from emoscope import components  # noqa: F401  (fills the MODELS registry)
+    from emoscope.models.checkpoint import load_model
+    from emoscope.models.zoo import resolve_model_path
+
+    path = resolve_model_path(model, task)
+    network, card = load_model(path, device=device)
+    return network, card, str(path)
+
+
+def evaluate_model(
+    model: ModelArg = None,
+    dataset: str = "fer2013",
+    root: str | Path = "../shared/data/fer2013",
+    split: str = "test",
+    tta_flip: bool = False,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    cache_dir: str | Path | None = None,
+    dataset_kwargs: dict[str, Any] | None = None,
+    task: str = "face_expression",
+) -> dict[str, Any]:
+    """Accuracy (0-1), macro-F1, per-class scores and the confusion matrix of a model on one
+    split of a registered dataset; preprocessing comes from the model card only."""
+    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
+    from emoscope.registry import DATASETS
+
+    loader = DATASETS.get(dataset)
+    if not Path(root).exists():
+        raise UserError(f"{root}: dataset root not found")
+    network, card, source = resolve_model(model, task, device)
+    arrays = loader(root=root, split=split, cache_dir=cache_dir, **(dataset_kwargs or {}))
+    if arrays.label_space.kind != "single_label":
+        raise UserError(f"dataset '{dataset}' is {arrays.label_space.kind}; evaluate scores "
+                        "single-label classification")
+    log.info("evaluating %s on %s %s (%d faces)", card.name, dataset, split, len(arrays))
+    report = evaluate_arrays(network, card, arrays, batch_size, device, tta_flip)
+    report.update(model_path=source, dataset=dataset, root=str(root), split=split)
+    return report
+
+
+def write_report(report: dict[str, Any], path: str | Path) -> Path:
+    """The report as indented JSON, written atomically."""
+    path = Path(path)
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    return path
