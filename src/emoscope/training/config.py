@@ -28,6 +28,7 @@ class ModelConfig:
     pretrained: str = "auto"  # none | offline | online | auto
     dropout: float = 0.2
     backbone_weights: str = ""  # safetensors file of backbone weights to start from
+    init_from: str = ""  # a model file (.json/.safetensors) whose whole network to start from
     freeze_stages: int = -1  # >=0: freeze the stem and the first N stages (partial unfreezing)
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra architecture arguments
 

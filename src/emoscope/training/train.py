@@ -67,6 +67,9 @@ def build_network(cfg: TrainConfig, num_classes: int) -> tuple[nn.Module, dict[s
     network = MODELS.build(cfg.model.architecture, pretrained=cfg.model.pretrained, **kwargs)
     if cfg.model.backbone_weights:
         load_backbone_weights(network.backbone, cfg.model.backbone_weights)
+    if cfg.model.init_from:
+        start, _ = load_model(cfg.model.init_from)
+        network.load_state_dict(start.state_dict())
     if cfg.model.freeze_stages >= 0:
         freeze_early_stages(network.backbone, cfg.model.freeze_stages)
     return network, kwargs
