@@ -115,7 +115,7 @@ def build_analyzer(options: AnalyzeOptions):
                               **options.detector_options)
     return FrameAnalyzer(detector, predictor, options.smooth, options.smooth_method,
                          keep_pixels=options.annotate,
-                         max_buffer_frames=8 if options.annotate else 32)
+                         max_buffer_frames=8 if options.annotate else 64)
 
 
 def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
