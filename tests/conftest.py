@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+# Nothing in the tests may download: timm/hub look-ups fail fast instead of hanging offline.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,3 +72,46 @@ def face_video(tmp_path_factory, astronaut_rgb) -> Path:
 
     frames = camera_path(astronaut_rgb, 320, 180, 24)
     return write_video(frames, tmp_path_factory.mktemp("video") / "face.mp4", fps=12)
+
+
+# --- training / evaluation fixtures (tests/synthetic_faces.py, tests/tiny_components.py) ---
+import tiny_components  # noqa: E402,F401  (registers tiny_cnn_test and bar_oracle_test)
+from synthetic_faces import write_fer2013_csv, write_fer2013_folders  # noqa: E402
+
+
+@pytest.fixture
+def fer_folders(tmp_path):
+    """FER2013 Kaggle folder layout: 4 train and 2 test bar faces per class."""
+    return write_fer2013_folders(tmp_path / "fer2013")
+
+
+@pytest.fixture
+def fer_csv(tmp_path):
+    """FER2013 original CSV layout: 4 Training, 2 PublicTest, 2 PrivateTest faces per class."""
+    return write_fer2013_csv(tmp_path / "fer2013csv")
+
+
+@pytest.fixture(scope="session")
+def bar_oracle_path(tmp_path_factory) -> Path:
+    """A saved model that predicts the drawn class bar exactly (48x48 grey, FER2013 labels)."""
+    from emoscope.labels import FER2013_LABELS
+    from emoscope.models.backbones import Preprocessing
+    from emoscope.models.checkpoint import ModelCard, save_model
+
+    model = tiny_components.BarOracle()
+    card = ModelCard(
+        name="bar-oracle", architecture="bar_oracle_test", architecture_kwargs={},
+        label_space=FER2013_LABELS,
+        preprocessing=Preprocessing((3, 48, 48), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+        grayscale=True,
+    )
+    return save_model(model, card, tmp_path_factory.mktemp("oracle") / "bar_oracle")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder (``shared_data_dir()``); skips the test when it is absent."""
+    root = shared_data_dir()
+    if not root.is_dir():
+        pytest.skip(f"shared data not found at {root} (set EMOSCOPE_SHARED_DATA)")
+    return root

@@ -5,7 +5,9 @@ import importlib
 _MODULES = (
     "emoscope.models.backbones",
     "emoscope.models.classifier",
+    "emoscope.models.hybrid",
     "emoscope.data.fer2013",
+    "emoscope.data.image_folder",
     "emoscope.training.losses",
     "emoscope.inference.detectors.mediapipe_detector",
     "emoscope.inference.detectors.opencv_detector",

@@ -54,7 +54,8 @@ def cache_key(*parts: object) -> str:
 
 
 def save_cache(arrays: FaceArrays, path: Path) -> None:
-    payload = {"images": arrays.images, "labels": arrays.labels, "sources": np.array(arrays.sources)}
+    payload = {"images": arrays.images, "labels": arrays.labels,
+               "sources": np.array(arrays.sources)}
     if arrays.soft_labels is not None:
         payload["soft_labels"] = arrays.soft_labels
     with atomic_path(path) as tmp:

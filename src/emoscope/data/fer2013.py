@@ -128,7 +128,8 @@ def load_fer2013(root: str | Path, split: str = "train", cache_dir: str | Path |
     cache = None
     if cache_dir is not None:
         stamp = (csv_path or root).stat().st_mtime_ns
-        cache = Path(cache_dir) / f"fer2013-{split}-{cache_key(root.resolve(), stamp, image_size)}.npz"
+        key = cache_key(root.resolve(), stamp, image_size)
+        cache = Path(cache_dir) / f"fer2013-{split}-{key}.npz"
         cached = load_cache(cache, FER2013_LABELS)
         if cached is not None:
             return cached
@@ -171,19 +172,35 @@ def ferplus_targets(votes: np.ndarray) -> tuple[int, np.ndarray] | None:
 
 @DATASETS.register("ferplus")
 def load_ferplus(root: str | Path, split: str = "train", ferplus_csv: str | Path | None = None,
-                 mapping_tsv: str | Path | None = None, image_size: int = 48) -> FaceArrays:
+                 mapping_tsv: str | Path | None = None, image_size: int = 48,
+                 cache_dir: str | Path | None = None) -> FaceArrays:
     """FER+ labels on FER2013 faces (folder layout + mapping TSV, or CSV layout in row order)."""
     root = Path(root)
+    if not root.exists():
+        raise UserError(f"{root}: dataset root not found")
     ferplus_dir = Path(ferplus_csv).parent if ferplus_csv else root.parent / "ferplus"
     ferplus_csv = Path(ferplus_csv) if ferplus_csv else ferplus_dir / "fer2013new.csv"
     if not ferplus_csv.is_file():
         raise UserError(f"{ferplus_csv}: FER+ label file not found")
-    votes = read_ferplus_votes(ferplus_csv)
     csv_path = find_csv(root)
-    if csv_path is not None:
-        return _ferplus_on_csv(csv_path, split, votes)
     mapping_tsv = Path(mapping_tsv) if mapping_tsv else ferplus_dir / "ferplus_to_fer2013_files.tsv"
-    return _ferplus_on_folders(root, split, votes, mapping_tsv, image_size)
+    cache = None
+    if cache_dir is not None:
+        stamps = [p.stat().st_mtime_ns for p in (csv_path or root, ferplus_csv, mapping_tsv)
+                  if p.exists()]
+        key = cache_key(root.resolve(), ferplus_csv.resolve(), *stamps, image_size)
+        cache = Path(cache_dir) / f"ferplus-{split}-{key}.npz"
+        cached = load_cache(cache, FERPLUS_LABELS)
+        if cached is not None:
+            return cached
+    votes = read_ferplus_votes(ferplus_csv)
+    if csv_path is not None:
+        arrays = _ferplus_on_csv(csv_path, split, votes)
+    else:
+        arrays = _ferplus_on_folders(root, split, votes, mapping_tsv, image_size)
+    if cache is not None:
+        save_cache(arrays, cache)
+    return arrays
 
 
 def _ferplus_on_csv(csv_path: Path, split: str, votes: dict) -> FaceArrays:
@@ -191,7 +208,9 @@ def _ferplus_on_csv(csv_path: Path, split: str, votes: dict) -> FaceArrays:
     base = read_csv_layout(csv_path, "all")
     by_name = {name: v for (_, name), v in votes.items()}
     keep, labels, soft = [], [], []
-    usages = CSV_SPLITS[split.lower()]
+    usages = CSV_SPLITS.get(split.lower())
+    if usages is None:
+        raise UserError(f"{csv_path}: unknown split '{split}'; use one of {', '.join(CSV_SPLITS)}")
     usage_of = _csv_usages(csv_path)
     for i in range(len(base)):
         targets = by_name.get(f"fer{i:07d}.png")
@@ -202,6 +221,8 @@ def _ferplus_on_csv(csv_path: Path, split: str, votes: dict) -> FaceArrays:
             keep.append(i)
             labels.append(result[0])
             soft.append(result[1])
+    if not keep:
+        raise DataFormatError(csv_path, f"no FER+ labelled rows with Usage in {usages}")
     return FaceArrays(base.images[keep], np.asarray(labels, np.int64), FERPLUS_LABELS,
                       [base.sources[i] for i in keep], np.stack(soft).astype(np.float32))
 
@@ -218,7 +239,8 @@ def _ferplus_on_folders(root: Path, split: str, votes: dict, mapping_tsv: Path,
                         image_size: int) -> FaceArrays:
     if not mapping_tsv.is_file():
         raise UserError(f"{mapping_tsv}: FER+ to FER2013 file mapping not found")
-    prefix = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
+    prefix = {"FER2013Train": "Training", "FER2013Valid": "PublicTest",
+              "FER2013Test": "PrivateTest"}
     images, labels, soft, sources = [], [], [], []
     wanted = set(FOLDER_SPLITS.get(split.lower(), ()))
     with open(mapping_tsv, newline="") as handle:

@@ -75,20 +75,20 @@ def load_image_folder(
     image_size: int = 48,
     grayscale: bool = True,
     classes: Sequence[str] | None = None,
-    name: str = "",
+    label_space_name: str = "",
 ) -> FaceArrays:
     """Every image under ``root/<split>/<class>/`` (sub-folders included), resized to
     ``image_size`` squared, grey (N, H, W) or RGB (N, H, W, 3).
 
     classes: label names in output order; default the sorted folder names of the split, so give
-        them explicitly when a split may lack a class. name: the label space name (default: the
-        root folder's name).
+        them explicitly when a split may lack a class. label_space_name: default the root
+        folder's name.
     """
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root}: dataset root not found")
     names, paths, labels = _scan(root, split, classes)
-    label_space = LabelSpace(name or root.resolve().name, "single_label", tuple(names))
+    label_space = LabelSpace(label_space_name or root.resolve().name, "single_label", tuple(names))
     cache = None
     if cache_dir is not None:
         stamp = max(p.stat().st_mtime_ns for p in paths)

@@ -110,13 +110,40 @@ def read_card(path: str | Path) -> ModelCard:
 
 
 def build_from_card(card: ModelCard) -> nn.Module:
+    from emoscope import components  # noqa: F401  (every architecture registered)
+
     kwargs = dict(card.architecture_kwargs)
     kwargs["pretrained"] = "none"  # weights come from the file
     return MODELS.build(card.architecture, **kwargs)
 
 
+def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: Path,
+                 architecture: str) -> None:
+    """Load every key or fail with one line; shapes that differ fail the same way."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        example = (missing or unexpected)[0]
+        raise UserError(
+            f"{source}: weights do not fit architecture '{architecture}' ({len(missing)} missing, "
+            f"{len(unexpected)} unexpected keys, e.g. '{example}')"
+        )
+    wrong = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
+    if wrong:
+        raise UserError(f"{source}: weights do not fit architecture '{architecture}' "
+                        f"({len(wrong)} tensors of another shape, e.g. '{wrong[0]}')")
+    model.load_state_dict(state, strict=True)
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
-    """Rebuild a model from its card and load its safetensors weights (strict), in eval mode."""
+    """Rebuild a model from its card and load its safetensors weights (strict), in eval mode.
+
+    A Lightning ``.ckpt`` written by ``emoscope train`` loads too (see
+    ``load_training_checkpoint``).
+    """
+    if Path(path).suffix == ".ckpt":
+        return load_training_checkpoint(path, device)
     weights, _ = _paths(path)
     card = read_card(path)
     if not weights.is_file():
@@ -126,10 +153,31 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     except (SafetensorError, OSError, ValueError) as err:
         raise UserError(f"{weights}: not a readable safetensors file ({err})") from None
     model = build_from_card(card)
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    _load_strict(model, state, weights, card.architecture)
+    return model.to(device).eval(), card
+
+
+def load_training_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelCard]:
+    """The network of a Lightning checkpoint from ``emoscope train``, read with
+    ``weights_only=True`` (no code is unpickled); its model card travels inside it."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling errors come in many types; none is the user's bug
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(
-            f"{weights}: weights do not fit architecture '{card.architecture}' "
-            f"({len(result.missing_keys)} missing, {len(result.unexpected_keys)} unexpected keys)"
-        )
+            f"{path}: not a loadable weights-only checkpoint ({reason[:160]})"
+        ) from None
+    if not isinstance(checkpoint, dict) or "emoscope_card" not in checkpoint:
+        raise UserError(f"{path}: not an emoscope training checkpoint (no model card inside)")
+    card = ModelCard.from_dict(checkpoint["emoscope_card"], str(path))
+    prefix = "network."
+    state = {k[len(prefix):]: v for k, v in checkpoint.get("state_dict", {}).items()
+             if k.startswith(prefix)}
+    model = build_from_card(card)
+    _load_strict(model, state, path, card.architecture)
     return model.to(device).eval(), card

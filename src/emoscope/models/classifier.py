@@ -27,7 +27,8 @@ class ImageClassifier(nn.Module):
     ):
         super().__init__()
         self.backbone = build_backbone(backbone, pretrained=pretrained, in_chans=in_chans)
-        features = self.backbone.num_features
+        # timm's pooled output width: mobilenetv3 adds a conv head after ``num_features``.
+        features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, num_classes))
         self.valence_arousal_head = (
             nn.Sequential(nn.Dropout(dropout), nn.Linear(features, 2), nn.Tanh())

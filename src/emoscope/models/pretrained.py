@@ -102,6 +102,8 @@ def load_offline_imagenet(model: torch.nn.Module, model_name: str) -> bool:
     converted = {k: v for k, v in converted.items() if k in own and own[k].shape == v.shape}
     missing = [k for k in own if k not in converted and not k.startswith("classifier")]
     if missing and not (len(missing) == 1 and missing[0] == "conv_stem.weight"):
-        raise RuntimeError(f"offline weights for {model_name} miss {len(missing)} keys: {missing[:3]}")
+        raise RuntimeError(
+            f"offline weights for {model_name} miss {len(missing)} keys: {missing[:3]}"
+        )
     model.load_state_dict(converted, strict=False)
     return True

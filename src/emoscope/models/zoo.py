@@ -31,6 +31,10 @@ def resolve_model_path(name_or_path: str | Path | None, task: str = "face_expres
         if name_or_path is None:
             raise UserError(f"no shipped model for task '{task}'")
     candidate = Path(name_or_path)
+    if candidate.suffix == ".ckpt":  # a Lightning checkpoint carries its card inside
+        if not candidate.is_file():
+            raise UserError(f"{candidate}: checkpoint not found")
+        return candidate
     if candidate.suffix in (".safetensors", ".json") or candidate.exists():
         if not candidate.with_suffix(".json").is_file():
             raise UserError(f"{candidate}: no model card (.json) beside it")

@@ -32,6 +32,7 @@ class ClassifierModule(L.LightningModule):
         distill: DistillConfig | None = None,
         tta_flip: bool = True,
         config: dict[str, Any] | None = None,
+        card: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.network = network
@@ -45,6 +46,7 @@ class ClassifierModule(L.LightningModule):
         self.distill = distill or DistillConfig()
         self.tta_flip = tta_flip
         self.config = config or {}
+        self.card = card  # the model card (as a dict), so a .ckpt can be evaluated on its own
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy_flip = MulticlassAccuracy(num_classes, average="micro")
         self.val_macro_f1 = MulticlassF1Score(num_classes, average="macro")
@@ -139,6 +141,8 @@ class ClassifierModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["emoscope_config"] = self.config
+        if self.card is not None:
+            checkpoint["emoscope_card"] = self.card
         if self.teacher is not None:  # the teacher is an input, not part of the trained model
             checkpoint["state_dict"] = {
                 k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")

@@ -6,6 +6,7 @@ import json
 import logging
 import shlex
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,14 +159,20 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) ->
         precision=_precision(cfg), callbacks=callbacks,
         logger=CSVLogger(str(run_dir), name="", version=""),
         enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
-        default_root_dir=str(run_dir), log_every_n_steps=10,
+        default_root_dir=str(run_dir),
+        log_every_n_steps=max(1, min(10, len(train_set) // cfg.trainer.batch_size)),
     )
     ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
     if resume and ckpt_path is None:
         log.info("no checkpoint to resume in %s; starting fresh", run_dir)
     if ckpt_path is not None:
         preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
+    with warnings.catch_warnings():
+        # both are expected here: config.yaml is already in the run folder, and a resumed run
+        # reuses its checkpoint folder (earlier metrics were moved aside above)
+        warnings.filterwarnings("ignore", "Experiment logs directory .* exists and is not empty")
+        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
     merge_metrics(run_dir)
     return _finish(cfg, run_dir, trainer, module, checkpoint, network, card, val_set)
 
