@@ -106,3 +106,10 @@ def test_mtcnn_missing_dependency_is_a_clear_error():
             build_detector("mtcnn")
     else:
         pytest.skip("facenet-pytorch is installed")
+
+
+def test_detector_settings_are_checked_by_name():
+    with pytest.raises(UserError, match="settings: max_faces, max_side, min_face, model, thr"):
+        build_detector("mediapipe", colour=1)
+    with build_detector("opencv", scale_factor=1.2, min_neighbors=3) as detector:
+        assert detector.scale_factor == 1.2

@@ -78,15 +78,18 @@ def register(app: typer.Typer) -> None:
         max_faces: int = typer.Option(0, help="Most faces per frame (0: all)."),
         min_face: int = typer.Option(20, help="Smallest face side in pixels."),
         threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
+        detector_opt: list[str] = typer.Option(  # noqa: B008
+            None, "--detector-opt", help="Detector setting KEY=VALUE, e.g. model=full."),
     ) -> None:
         """Analyse faces in images, folders and videos; write tables, plots and annotations."""
+        from emoscope.config import parse_overrides
         from emoscope.inference.analyze import AnalyzeOptions, run_analysis
 
         options = AnalyzeOptions(
             out=out, format=fmt, every=every, fps=fps, detector=detector, model=model,
             device=device, batch_size=batch_size, smooth=smooth, smooth_method=smooth_method,
             annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
-            threshold=threshold)
+            threshold=threshold, detector_options=parse_overrides(detector_opt))
         report = run_analysis(list(inputs), options, progress=RichProgress(),
                               on_error=_print_error)
         _report(report)

@@ -151,4 +151,25 @@ def build_detector(name: str = "mediapipe", **options: object) -> FaceDetector:
     """A registered detector by name (``emoscope list detectors``)."""
     from emoscope import components  # noqa: F401  (fills the registries)
 
-    return DETECTORS.build(name, **options)
+    factory = DETECTORS.get(name)
+    known = _parameters(factory)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UserError(f"detector '{name}' has no setting {', '.join(unknown)}; "
+                        f"settings: {', '.join(sorted(known))}")
+    return factory(**options)
+
+
+def _parameters(factory: object) -> set[str]:
+    import inspect
+
+    names: set[str] = set()
+    for cls in getattr(factory, "__mro__", (factory,)):
+        init = getattr(cls, "__init__", None) if isinstance(cls, type) else cls
+        if init is None or init is object.__init__:
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and \
+                    param.name != "self":
+                names.add(param.name)
+    return names
