@@ -97,15 +97,24 @@ def test_registry_and_errors():
         build_detector("opencv").detect(np.zeros((10, 10), np.float32))
 
 
+def _has_facenet() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("facenet_pytorch") is not None
+
+
+@pytest.mark.skipif(_has_facenet(), reason="facenet-pytorch is installed")
 def test_mtcnn_missing_dependency_is_a_clear_error():
-    pytest.importorskip("torch")
-    try:
-        import facenet_pytorch  # noqa: F401
-    except ImportError:
-        with pytest.raises(UserError, match="pip install"):
-            build_detector("mtcnn")
-    else:
-        pytest.skip("facenet-pytorch is installed")
+    with pytest.raises(UserError, match="pip install --no-deps facenet-pytorch"):
+        build_detector("mtcnn")
+
+
+@pytest.mark.skipif(not _has_facenet(), reason="facenet-pytorch is not installed")
+def test_mtcnn_finds_the_astronaut(astronaut_rgb):
+    with build_detector("mtcnn") as detector:
+        (box,) = detector.detect(astronaut_rgb)
+    assert box_iou(box, KNOWN) > 0.6 and box.score > 0.9
+    assert len(box.landmarks) == 5
 
 
 def test_detector_settings_are_checked_by_name():
