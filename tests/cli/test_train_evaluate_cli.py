@@ -112,3 +112,19 @@ def test_train_then_evaluate_the_run(monkeypatch, capsys, tmp_path):
                              run / "checkpoints" / "last.ckpt", "--root", fixture.root)
     assert code == 0, err
     assert "14 faces" in out
+
+
+def test_evaluate_defaults_to_the_shipped_model(monkeypatch, capsys, tmp_path, bar_oracle_path,
+                                                known_answer_fer):
+    from emoscope.models import zoo
+    from emoscope.models.checkpoint import load_model, save_model
+
+    model, card = load_model(bar_oracle_path)
+    card.name = zoo.DEFAULT_FOR_TASK["face_expression"]
+    save_model(model, card, tmp_path / "weights" / card.name)
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path / "weights")
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", "--root", known_answer_fer.root,
+                           "--json", tmp_path / "default.json")
+    assert code == 0, err
+    report = json.loads((tmp_path / "default.json").read_text())
+    assert report["model"] == card.name and report["accuracy"] == pytest.approx(0.8)

@@ -99,6 +99,7 @@ def test_resume_continues_the_epoch_counter(learnable, tmp_path):
     assert epochs == [0, 1]  # the epoch before the interruption is still in the history
     assert [row["epoch"] for row in result.history] == [0, 1]
     assert not list((tmp_path / "tiny").glob("metrics.part*.csv"))
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]
 
 
 def test_seed_recipe_switches_train_together(learnable, tmp_path):
@@ -114,3 +115,17 @@ def test_seed_recipe_switches_train_together(learnable, tmp_path):
     assert any(n.startswith("backbone.conv_stem") for n in frozen)
     assert any(n.startswith("backbone.blocks.0") for n in frozen)
     assert not any(n.startswith("backbone.blocks.1") for n in frozen)
+
+
+def test_hybrid_architecture_trains_and_reloads(learnable, tmp_path):
+    cfg = tiny_config(
+        learnable.root, tmp_path, "trainer.max_epochs=1", "model.architecture=resnet_transformer",
+        "model.backbone=test_resnet", "model.kwargs={embed_dim: 16, depth: 1, num_heads: 2, "
+        "mlp_dim: 32, grid_size: 1, head_hidden: 8}", "model.freeze_stages=1",
+    )
+    result = train(cfg)
+    model, card = load_model(result.model_path)
+    assert card.architecture == "resnet_transformer"
+    assert card.architecture_kwargs["embed_dim"] == 16
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32))["logits"].shape == (2, 7)
