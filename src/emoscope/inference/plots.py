@@ -15,6 +15,7 @@ from emoscope.utils.files import atomic_path
 log = logging.getLogger(__name__)
 
 MAX_TIMELINE_TRACKS = 6
+MAX_HEATMAP_TRACKS = 40
 
 
 def _pyplot():
@@ -85,13 +86,15 @@ def plot_distribution(table: pd.DataFrame, labels: Sequence[str], path: Path,
 
 def plot_heatmap(table: pd.DataFrame, labels: Sequence[str], path: Path,
                  title: str = "") -> Path:
-    """Mean probability per track (rows) and label (columns)."""
+    """Mean probability per track (rows, the longest 40) and label (columns)."""
     plt = _pyplot()
     columns = [f"p_{label}" for label in labels]
     if table.empty:
         means = pd.DataFrame(np.zeros((0, len(labels))), columns=columns)
     else:
-        means = table.groupby(["source", "track_id"])[columns].mean()
+        groups = table.groupby(["source", "track_id"], sort=False)
+        longest = groups.size().sort_values(ascending=False).index[:MAX_HEATMAP_TRACKS]
+        means = groups[columns].mean().loc[longest].sort_index()
     names = [f"{Path(str(s)).name} #{t}" for s, t in means.index] if len(means) else []
     figure, axis = plt.subplots(figsize=(1.0 * len(labels) + 2.5, 0.45 * max(len(means), 1) + 1.6))
     data = means.to_numpy() if len(means) else np.zeros((1, len(labels)))
