@@ -30,10 +30,13 @@ _COMMAND_MODULES = (
 
 
 def setup_logging(verbose: bool = False) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
     level = logging.DEBUG if verbose else logging.INFO
-    handler = RichHandler(show_path=False, show_time=False, markup=False)
+    # Logs go to stderr: stdout carries results (``emoscope list``, ``webcam --no-window`` rows).
+    handler = RichHandler(console=Console(stderr=True), show_path=False, show_time=False,
+                          markup=False)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     for noisy in ("PIL", "matplotlib", "numba", "absl", "lightning", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
