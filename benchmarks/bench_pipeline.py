@@ -78,7 +78,10 @@ def _classifier(model: str | None, device: str, batch: int, budget_s: float = 4.
 _FER_SCRIPT = """
 import json, sys, time
 import cv2
-from fer import FER
+try:
+    from fer import FER
+except ImportError:  # fer >= 25 moved it
+    from fer.fer import FER
 detector = FER(mtcnn=False)  # Haar cascade + its bundled TFLite emotion model: offline
 capture = cv2.VideoCapture(sys.argv[1])
 frames, faces, start = 0, 0, time.perf_counter()
@@ -186,7 +189,9 @@ def main() -> None:
     print("|---|---|---|")
     for name, speed, ratio in rows:
         print(f"| {name} | {speed} | {ratio} |")
-    if not isinstance(peer, tuple):
+    if isinstance(peer, tuple):
+        print(f"\nemoscope end to end / fer: {(e2e_frames / e2e_s) / (peer[1] / peer[0]):.2f}x")
+    else:
         print(f"\nfer: {peer}")
 
 
