@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
+
+import emoscope  # noqa: F401  (sets OMP_WAIT_POLICY before anything loads torch)
 
 
 def _video(folder: Path, seconds: float, fps: int = 30) -> Path:
@@ -150,6 +151,8 @@ def main() -> None:
                         help="python of an environment with the fer package, for the peer row")
     args = parser.parse_args()
 
+    import torch
+
     from emoscope import components  # noqa: F401
 
     load = os.getloadavg()[0]  # other processes on the cores skew every number below
@@ -182,6 +185,7 @@ def main() -> None:
     ]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
           f"load average before the run {load:.2f}")
     print(f"model: {note}")
     print(f"video: {frames} frames, 640x360, 30 fps, one face\n")
