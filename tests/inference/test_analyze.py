@@ -133,3 +133,12 @@ def test_options_are_validated(photo, tiny_model_path):
         emoscope.analyze(photo, colour="red")
     with pytest.raises(UserError, match="known detectors"):
         emoscope.analyze(photo, model=str(tiny_model_path), detector="yolo")
+
+
+def test_import_stays_light_and_analyze_is_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys, emoscope; assert 'torch' not in sys.modules; "
+            "assert callable(emoscope.analyze); assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
