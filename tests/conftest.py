@@ -28,9 +28,7 @@ def _save_tiny_model(folder: Path, valence_arousal: bool = False) -> Path:
     from emoscope.models.classifier import ImageClassifier
 
     torch.manual_seed(0)
-    # mobilenetv3 would be smaller, but ImageClassifier sizes its head from ``num_features``
-    # (576) while timm's mobilenetv3 emits ``head_hidden_size`` (1024) features.
-    kwargs = {"backbone": "mobilenetv2_050", "num_classes": 7,
+    kwargs = {"backbone": "mobilenetv3_small_100", "num_classes": 7,
               "valence_arousal": valence_arousal}
     model = ImageClassifier(**kwargs).eval()
     card = ModelCard(
@@ -47,7 +45,7 @@ def _save_tiny_model(folder: Path, valence_arousal: bool = False) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory) -> Path:
-    """An untrained 7-class face model (mobilenetv2_050, 64x64 grey) on disk."""
+    """An untrained 7-class face model (mobilenetv3_small_100, 64x64 grey) on disk."""
     return _save_tiny_model(tmp_path_factory.mktemp("tiny_model"))
 
 
