@@ -101,3 +101,17 @@ def test_stream_reader_bad_sources():
         StreamReader("no/such/file.mp4")
     with pytest.raises(MediaError, match="cannot open camera"):
         StreamReader("97")
+
+
+def test_opencv_fallback_when_pyav_cannot_open(face_video, monkeypatch):
+    import emoscope.data.video as video
+
+    def refuse(path):
+        raise MediaError(path, "not a readable video (pretend)")
+
+    monkeypatch.setattr(video, "_probe_pyav", refuse)
+    reader = VideoReader(face_video, every=3)
+    assert reader.info.backend == "opencv"
+    frames = list(reader)
+    assert [f.index for f in frames] == list(range(0, 24, 3))
+    assert frames[4].time_s == pytest.approx(1.0, abs=0.1)
