@@ -142,3 +142,21 @@ def test_import_stays_light_and_analyze_is_lazy():
     code = ("import sys, emoscope; assert 'torch' not in sys.modules; "
             "assert callable(emoscope.analyze); assert 'torch' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_huge_image_boxes_in_original_pixels(tmp_path, astronaut_rgb, tiny_model_path):
+    # Detectors see a downscaled copy, so the face must stay large relative to the image.
+    canvas = Image.new("L", (10000, 10000), 128)
+    face = Image.fromarray(astronaut_rgb).convert("L").resize((6000, 6000))
+    canvas.paste(face, (3000, 1000))
+    del face
+    path = tmp_path / "huge.jpg"
+    canvas.save(path, quality=80)
+    del canvas
+    table = emoscope.analyze(path, model=str(tiny_model_path))
+    assert len(table) == 1
+    scale = 6000 / 512
+    expected = [3000 + scale * ASTRONAUT_FACE[0], 1000 + scale * ASTRONAUT_FACE[1],
+                3000 + scale * ASTRONAUT_FACE[2], 1000 + scale * ASTRONAUT_FACE[3]]
+    got = table.iloc[0][["x1", "y1", "x2", "y2"]].to_numpy(dtype=float)
+    assert np.abs(got - expected).max() < 200  # 2 % of the image side
