@@ -118,7 +118,20 @@ def test_mtcnn_finds_the_astronaut(astronaut_rgb):
 
 
 def test_detector_settings_are_checked_by_name():
-    with pytest.raises(UserError, match="settings: max_faces, max_side, min_face, model, thr"):
+    with pytest.raises(UserError, match="max_side, min_face, model, threshold, tiles"):
         build_detector("mediapipe", colour=1)
     with build_detector("opencv", scale_factor=1.2, min_neighbors=3) as detector:
         assert detector.scale_factor == 1.2
+
+
+def test_tiles_find_small_faces_in_large_images(astronaut_rgb):
+    canvas = np.full((2048, 2048, 3), 128, np.uint8)
+    canvas[900:1412, 1200:1712] = astronaut_rgb  # face ~100 px in a 2048 px image
+    with build_detector("mediapipe") as detector:
+        assert detector.detect(canvas) == []  # BlazeFace sees the frame at 192 px
+    # tiles show the detector more background: a stricter threshold keeps false positives out
+    with build_detector("mediapipe", tiles=3, threshold=0.6) as detector:
+        (box,) = detector.detect(canvas)
+    x1, y1, x2, y2 = ASTRONAUT_FACE
+    assert box_iou(box, FaceBox(x1 + 1200, y1 + 900, x2 + 1200, y2 + 900)) > 0.6
+    assert all(1200 <= x <= 1712 for x, _ in box.landmarks)

@@ -60,6 +60,13 @@ class FaceBox:
         return replace(self, x1=self.x1 * factor, y1=self.y1 * factor, x2=self.x2 * factor,
                        y2=self.y2 * factor, landmarks=marks)
 
+    def shifted(self, dx: float, dy: float) -> FaceBox:
+        marks = None
+        if self.landmarks is not None:
+            marks = tuple((x + dx, y + dy) for x, y in self.landmarks)
+        return replace(self, x1=self.x1 + dx, y1=self.y1 + dy, x2=self.x2 + dx,
+                       y2=self.y2 + dy, landmarks=marks)
+
     def as_array(self) -> np.ndarray:
         return np.array([self.x1, self.y1, self.x2, self.y2], dtype=np.float64)
 
@@ -68,13 +75,16 @@ class FaceDetector:
     """Base class: subclasses implement ``_detect`` on an RGB uint8 image.
 
     threshold: minimum confidence. min_face: minimum box side in pixels of the given image.
-    max_faces: keep the most confident N (0 keeps all).
+    max_faces: keep the most confident N (0 keeps all). tiles: also detect on a tiles x tiles
+    grid of overlapping crops, for small faces in large images (about tiles**2 times slower).
     """
 
     name = "base"
 
     def __init__(self, threshold: float = 0.5, min_face: int = 20, max_faces: int = 0,
-                 max_side: int = DETECT_MAX_SIDE):
+                 max_side: int = DETECT_MAX_SIDE, tiles: int = 1):
+        if tiles < 1:
+            raise UserError(f"detector tiles must be at least 1, got {tiles}")
         if not 0.0 <= threshold <= 1.0:
             raise UserError(f"detector threshold must be in [0, 1], got {threshold}")
         if min_face < 0 or max_faces < 0:
@@ -83,6 +93,7 @@ class FaceDetector:
         self.min_face = min_face
         self.max_faces = max_faces
         self.max_side = max_side
+        self.tiles = tiles
 
     def _detect(self, rgb: np.ndarray, min_face: float) -> list[FaceBox]:
         raise NotImplementedError
@@ -92,9 +103,16 @@ class FaceDetector:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"detect expects (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
-        small, factor = _shrink(rgb, self.max_side)
-        boxes = [b.scaled(factor) for b in self._detect(small, self.min_face / factor)]
+        boxes = self._detect_shrunk(rgb)
+        if self.tiles > 1:
+            for x0, y0, tile in _tiles(rgb, self.tiles):
+                boxes += [b.shifted(x0, y0) for b in self._detect_shrunk(tile)]
+            boxes = suppress_overlaps(boxes)
         return self.filter(boxes, width, height)
+
+    def _detect_shrunk(self, rgb: np.ndarray) -> list[FaceBox]:
+        small, factor = _shrink(rgb, self.max_side)
+        return [b.scaled(factor) for b in self._detect(small, self.min_face / factor)]
 
     def filter(self, boxes: list[FaceBox], width: int, height: int) -> list[FaceBox]:
         kept = []
@@ -127,13 +145,37 @@ def box_iou(a: FaceBox, b: FaceBox) -> float:
     return inter / (a.area + b.area - inter)
 
 
-def suppress_overlaps(boxes: list[FaceBox], iou: float = 0.3) -> list[FaceBox]:
-    """Non-maximum suppression: of boxes overlapping by more than ``iou``, keep the best."""
+def _contained(a: FaceBox, b: FaceBox) -> float:
+    """Share of the smaller box inside the other (a face cut by a tile edge is inside)."""
+    inter_w = min(a.x2, b.x2) - max(a.x1, b.x1)
+    inter_h = min(a.y2, b.y2) - max(a.y1, b.y1)
+    if inter_w <= 0 or inter_h <= 0:
+        return 0.0
+    return inter_w * inter_h / max(min(a.area, b.area), 1e-9)
+
+
+def suppress_overlaps(boxes: list[FaceBox], iou: float = 0.3,
+                      containment: float = 0.7) -> list[FaceBox]:
+    """Non-maximum suppression: of overlapping boxes (by IoU or containment) keep the best."""
     kept: list[FaceBox] = []
     for box in sorted(boxes, key=lambda b: b.score, reverse=True):
-        if all(box_iou(box, other) <= iou for other in kept):
+        if all(box_iou(box, o) <= iou and _contained(box, o) <= containment for o in kept):
             kept.append(box)
     return kept
+
+
+def _tiles(rgb: np.ndarray, grid: int, overlap: float = 0.25):
+    """``grid`` x ``grid`` overlapping tiles as (x0, y0, view): small faces become larger
+    relative to the detector's fixed input size (BlazeFace sees 128 or 192 pixels)."""
+    height, width = rgb.shape[:2]
+    step_y, step_x = height / grid, width / grid
+    for row in range(grid):
+        for col in range(grid):
+            y0 = int(max(0, row * step_y - overlap * step_y))
+            x0 = int(max(0, col * step_x - overlap * step_x))
+            y1 = int(min(height, (row + 1) * step_y + overlap * step_y))
+            x1 = int(min(width, (col + 1) * step_x + overlap * step_x))
+            yield x0, y0, np.ascontiguousarray(rgb[y0:y1, x0:x1])
 
 
 def _shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
