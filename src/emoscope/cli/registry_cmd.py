@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
         for column in ("name", "task", "architecture", "input", "labels", "scores"):
             table.add_column(column)
         for card in shipped_cards():
-            scores = ", ".join(f"{k}={v}" for k, v in card.scores.items() if not isinstance(v, dict))
+            scores = ", ".join(
+                f"{k}={v}" for k, v in card.scores.items() if not isinstance(v, dict)
+            )
             size = "x".join(str(s) for s in card.preprocessing.input_size[1:])
             table.add_row(card.name, card.task, card.architecture_kwargs.get("backbone",
                           card.architecture), size, str(card.label_space.num_classes), scores)
