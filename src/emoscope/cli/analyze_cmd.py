@@ -59,6 +59,12 @@ def _report(report) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    _register_analyze(app)
+    _register_webcam(app)
+    _register_demo(app)
+
+
+def _register_analyze(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze(
         inputs: list[str] = typer.Argument(..., help="Images, videos or folders.",  # noqa: B008
@@ -94,6 +100,8 @@ def register(app: typer.Typer) -> None:
                               on_error=_print_error)
         _report(report)
 
+
+def _register_webcam(app: typer.Typer) -> None:
     @app.command("webcam")
     def webcam(
         source: str = typer.Option("0", help="Camera index, video file or stream URL."),
@@ -122,6 +130,8 @@ def register(app: typer.Typer) -> None:
         if frames == 0:
             raise UserError(f"{source}: no frames could be analysed")
 
+
+def _register_demo(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: str = typer.Option("runs/demo", "--out", "-o", help="Output folder."),
