@@ -77,6 +77,7 @@ def test_folder_with_bad_and_mixed_files(tmp_path, astronaut_rgb, face_video, ti
     assert sorted(set(table["source"].map(lambda s: s.split("/")[-1]))) == [
         "clip.mp4", "grey.png", "rgba.png"]
     assert (tmp_path / "out" / "mixed_annotated" / "sub" / "rgba.png").is_file()
+    assert (tmp_path / "out" / "mixed_annotated" / "grey.png").is_file()
     assert (tmp_path / "out" / "mixed_annotated" / "clip.mp4").is_file()
 
 

@@ -168,8 +168,8 @@ class SourceRun:
         else:
             target = self.out_dir / f"{self.stem}_annotated"
         suffix = ".png" if kind == "image" else ".mp4"
-        target = target.with_name(target.name + suffix) if self.media.kind != "folder" else \
-            target.with_suffix(suffix)
+        if target.suffix.lower() != suffix:  # a.jpg -> a.jpg.png: a.png and a.jpg both fit
+            target = target.with_name(target.name + suffix)
         if kind == "image":
             return _ImageAnnotator(target, self.labels)
         return _VideoAnnotator(target, self.labels)
