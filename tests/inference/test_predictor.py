@@ -74,3 +74,23 @@ def test_devices():
             resolve_device("cuda")
     with pytest.raises(UserError, match="unknown device"):
         resolve_device("tpu9")
+
+
+def test_native_resolution_goes_through_the_training_resolution(tiny_model_path):
+    import cv2
+
+    _, card = load_model(tiny_model_path)
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    card.extra["native_resolution"] = 48
+    prepared = prepare_crop(crop, card)
+    small = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
+    expected = cv2.cvtColor(cv2.resize(small, (64, 64), interpolation=cv2.INTER_LINEAR),
+                            cv2.COLOR_RGB2GRAY)
+    assert prepared.shape == (64, 64, 3)
+    assert np.array_equal(prepared[..., 0], expected)
+    # a crop already below the native resolution is not shrunk further
+    tiny = rng.integers(0, 256, (30, 30, 3), dtype=np.uint8)
+    direct = cv2.cvtColor(cv2.resize(tiny, (64, 64), interpolation=cv2.INTER_LINEAR),
+                          cv2.COLOR_RGB2GRAY)
+    assert np.array_equal(prepare_crop(tiny, card)[..., 0], direct)

@@ -38,8 +38,11 @@ def setup_logging(verbose: bool = False) -> None:
     handler = RichHandler(console=Console(stderr=True), show_path=False, show_time=False,
                           markup=False)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
-    for noisy in ("PIL", "matplotlib", "numba", "absl", "lightning", "fsspec"):
+    for noisy in ("PIL", "matplotlib", "numba", "absl", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Lightning prints through its own handler; propagating too would print every line twice.
+    for own_handler in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(own_handler).propagate = False
 
 
 @app.callback()
@@ -58,7 +61,7 @@ for _module in _COMMAND_MODULES:
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
@@ -76,6 +79,8 @@ def main() -> None:
         if isinstance(err, click.exceptions.Abort):
             sys.exit(1)
         raise
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

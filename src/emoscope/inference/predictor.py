@@ -46,13 +46,23 @@ _INTERPOLATION = {"bilinear": 1, "bicubic": 2, "nearest": 0, "area": 3, "lanczos
 
 
 def prepare_crop(crop: np.ndarray, card: ModelCard) -> np.ndarray:
-    """Resize to the card's input size and apply its grayscale rule -> (H, W, C) uint8."""
+    """Resize to the card's input size and apply its grayscale rule -> (H, W, C) uint8.
+
+    A card with ``extra.native_resolution`` (a model trained on low-resolution faces that were
+    upsampled, like FER2013's 48x48) first gets the crop shrunk to that resolution, so a sharp
+    camera crop looks like the training faces.
+    """
     import cv2
 
     channels, height, width = card.preprocessing.input_size
+    native = int(card.extra.get("native_resolution", 0) or 0)
+    if 0 < native < min(crop.shape[:2]):
+        crop = cv2.resize(crop, (native, native), interpolation=cv2.INTER_AREA)
     shrinking = crop.shape[0] > height or crop.shape[1] > width
     method = cv2.INTER_AREA if shrinking else _INTERPOLATION.get(
         card.preprocessing.interpolation, cv2.INTER_LINEAR)
+    if native:  # training upsampled its faces bilinearly
+        method = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     resized = cv2.resize(crop, (width, height), interpolation=method)
     if card.grayscale or channels == 1:
         grey = cv2.cvtColor(resized, cv2.COLOR_RGB2GRAY)
