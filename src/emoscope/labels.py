@@ -53,3 +53,19 @@ FERPLUS_LABELS = LabelSpace(
     ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"),
 )
 VALENCE_AROUSAL = LabelSpace("valence_arousal", "regression", ("valence", "arousal"), (-1.0, 1.0))
+
+# EMOTIC (Kosti et al.): 26 discrete categories in the canonical order (index 0-25) and the
+# continuous valence / arousal / dominance ratings on the published 1-10 scale.
+EMOTIC_CATEGORIES = LabelSpace(
+    "emotic_categories",
+    "multi_label",
+    (
+        "Affection", "Anger", "Annoyance", "Anticipation", "Aversion", "Confidence",
+        "Disapproval", "Disconnection", "Disquietment", "Doubt/Confusion", "Embarrassment",
+        "Engagement", "Esteem", "Excitement", "Fatigue", "Fear", "Happiness", "Pain", "Peace",
+        "Pleasure", "Sadness", "Sensitivity", "Suffering", "Surprise", "Sympathy", "Yearning",
+    ),
+)
+EMOTIC_VAD = LabelSpace(
+    "emotic_vad", "regression", ("valence", "arousal", "dominance"), (1.0, 10.0)
+)
