@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoscope.registry import LOSSES
+from emoscope.training.losses_multilabel import sigmoid_focal_terms
 
 
 def _as_distribution(targets: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
@@ -36,19 +37,30 @@ class CrossEntropy(nn.Module):
 
 @LOSSES.register("focal")
 class FocalLoss(nn.Module):
-    """Focal loss (Lin et al. 2017): -(1 - p_t)^gamma * log p_t, summed over target mass."""
+    """Focal loss (Lin et al. 2017): -(1 - p_t)^gamma * log p_t.
+
+    Single-label (default): softmax over classes, summed over the target mass. With
+    ``multi_label=True``: one sigmoid per class and 0/1 (or soft) targets (N, C), summed over
+    classes and averaged over samples, ``alpha`` weighting positives (1 - alpha negatives).
+    """
 
     def __init__(self, gamma: float = 2.0, label_smoothing: float = 0.0,
-                 class_weights: torch.Tensor | None = None):
+                 class_weights: torch.Tensor | None = None, multi_label: bool = False,
+                 alpha: float | None = None):
         super().__init__()
         self.gamma = gamma
         self.label_smoothing = label_smoothing
+        self.multi_label = multi_label
+        self.alpha = alpha
         self.register_buffer("class_weights", class_weights, persistent=False)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        dist = _as_distribution(targets, logits.shape[1], self.label_smoothing)
-        log_p = F.log_softmax(logits.float(), dim=1)
-        per_class = -dist * (1 - log_p.exp()).pow(self.gamma) * log_p
+        if self.multi_label:
+            per_class = sigmoid_focal_terms(logits, targets, self.gamma, self.alpha)
+        else:
+            dist = _as_distribution(targets, logits.shape[1], self.label_smoothing)
+            log_p = F.log_softmax(logits.float(), dim=1)
+            per_class = -dist * (1 - log_p.exp()).pow(self.gamma) * log_p
         if self.class_weights is not None:
             per_class = per_class * self.class_weights
         return per_class.sum(1).mean()
