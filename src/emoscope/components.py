@@ -9,6 +9,7 @@ _MODULES = (
     "emoscope.models.fusion",
     "emoscope.data.fer2013",
     "emoscope.data.image_folder",
+    "emoscope.data.emotic.dataset",
     "emoscope.training.losses",
     "emoscope.training.losses_multilabel",
     "emoscope.training.losses_combined",
