@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "emoscope.cli.registry_cmd",
     "emoscope.cli.analyze_cmd",
     "emoscope.cli.train_cmd",
+    "emoscope.cli.prepare_cmd",
 )
 
 
