@@ -7,6 +7,8 @@ _MODULES = (
     "emoscope.models.classifier",
     "emoscope.models.hybrid",
     "emoscope.models.fusion",
+    "emoscope.models.heads",
+    "emoscope.models.multistream",
     "emoscope.data.fer2013",
     "emoscope.data.image_folder",
     "emoscope.data.emotic.dataset",
