@@ -113,7 +113,7 @@ class StreamTransform:
     def __call__(self, rgb: np.ndarray, train: bool) -> torch.Tensor:
         from torchvision.transforms.v2 import functional as F
 
-        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+        image = torch.from_numpy(np.require(rgb, np.uint8, ['C', 'W'])).permute(2, 0, 1)
         image = F.resize(image, list(self.spec.size), antialias=True)
         if train and self.on_uint8 is not None:
             image = self.on_uint8(image)
