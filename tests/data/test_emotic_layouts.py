@@ -231,3 +231,19 @@ def test_all_rows_bad_is_an_error(images, tmp_path):
         shutil.rmtree(pre / folder)
     with pytest.raises(DataFormatError, match=r"no usable persons in split\(s\) test \(skipped"):
         read_emotic(pre, "test")
+
+
+def test_mat_category_cells_in_every_nesting(tmp_path):
+    from scipy.io import loadmat, savemat
+
+    from emoscope.data.emotic.mat_layout import _names
+    from emotic_fixtures import _cell, _struct_array
+
+    annotators = _struct_array([{"categories": _cell(["Peace"])},
+                                {"categories": _cell(["Anger", "Peace"])}], ("categories",))
+    savemat(str(tmp_path / "a.mat"), {"several": annotators, "one": {"categories": _cell(["Fear"])},
+                                      "cell": _cell(["Pain", "Fear"])})
+    mat = loadmat(str(tmp_path / "a.mat"))
+    assert _names(mat["several"]) == ["Peace", "Anger"]  # union, never only the first
+    assert _names(mat["one"]) == ["Fear"]
+    assert _names(mat["cell"]) == ["Pain", "Fear"]

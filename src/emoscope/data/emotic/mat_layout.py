@@ -74,6 +74,9 @@ def _names(value: object) -> list[str]:
     value = _unwrap(value)
     names = getattr(getattr(value, "dtype", None), "names", None)
     if names and "categories" in names:
+        if isinstance(value, np.ndarray):  # several annotators: the union of their labels
+            merged = [n for entry in value.reshape(-1) for n in _names(entry["categories"])]
+            return list(dict.fromkeys(merged))
         value = _unwrap(value["categories"])
     if isinstance(value, str):
         return [value] if value.strip() else []
