@@ -247,3 +247,13 @@ def test_mat_category_cells_in_every_nesting(tmp_path):
     assert _names(mat["several"]) == ["Peace", "Anger"]  # union, never only the first
     assert _names(mat["one"]) == ["Fear"]
     assert _names(mat["cell"]) == ["Pain", "Fear"]
+
+
+def test_preprocessed_image_size_written_as_cols_rows(images, tmp_path, roots):
+    root = write_preprocessed_layout(tmp_path / "pre", images)
+    rows = list(csv.reader(open(root / "train.csv", newline="")))
+    for row in rows[1:]:
+        row[3] = f"[{WIDTH}, {HEIGHT}]"
+    with open(root / "train.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    assert _summary(read_emotic(root, "train")) == _summary(read_emotic(roots["mat"], "train"))

@@ -12,6 +12,7 @@ the body-crop array (``Crop_name``) in ``img_arrs/``, the body box, ``Valence``,
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ from emoscope.data.emotic.records import (
 )
 from emoscope.errors import DataFormatError
 from emoscope.labels import EMOTIC_CATEGORIES
+
+log = logging.getLogger(__name__)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -84,6 +87,25 @@ def _find_image(roots: list[Path], folder: str, filename: str) -> Path | None:
     return None
 
 
+def _checked_size(path: Path, width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the file when ``Image Size`` was written as [cols, rows].
+
+    The published cell is [rows, cols]; copies that swapped it would clip every box wrongly,
+    so the file's header (cheap: no pixels are decoded) settles it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            actual = image.size
+    except (OSError, UnidentifiedImageError):
+        return width, height  # unreadable files fail with their own message when loaded
+    if actual != (width, height) and actual == (height, width):
+        log.debug("%s: Image Size is [cols, rows]; using the file's %dx%d", path, *actual)
+        return actual
+    return width, height
+
+
 def _preprocessed_row(row: pd.Series, cols: dict[str, str], split: str, position: int,
                       roots: list[Path], arrays: dict[str, np.ndarray],
                       csv_path: Path) -> EmoticPerson:
@@ -92,6 +114,9 @@ def _preprocessed_row(row: pd.Series, cols: dict[str, str], split: str, position
     if len(size) < 2:
         raise RowProblem(f"bad image size {size}")
     height, width = positive_int(size[0], "image height"), positive_int(size[1], "image width")
+    image_path = _find_image(roots, folder, filename)
+    if image_path is not None:
+        width, height = _checked_size(image_path, width, height)
     box = clip_box(literal_list(row[cols["bbox"]], "body box"), width, height)
     categories = multi_hot(literal_list(row[cols["cat"]], "categories"))
     vad = check_vad(literal_list(row[cols["cont"]], "continuous labels"))
@@ -100,7 +125,6 @@ def _preprocessed_row(row: pd.Series, cols: dict[str, str], split: str, position
         raise RowProblem(f"categories disagree with {split}_cat_arr.npy")
     if "cont" in arrays and not np.allclose(np.asarray(arrays["cont"][position], float), vad):
         raise RowProblem(f"continuous labels disagree with {split}_cont_arr.npy")
-    image_path = _find_image(roots, folder, filename)
     image_array = body_array = None
     if image_path is None:
         if "context" not in arrays:
