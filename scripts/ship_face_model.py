@@ -36,6 +36,16 @@ def faces_per_second(model: torch.nn.Module, size: int, batch: int, seconds: flo
     return count / (time.perf_counter() - start)
 
 
+def training_commands(own: str, cfg: dict) -> str:
+    """The run's own command, preceded by those of the model it started from (init_from)."""
+    start = cfg.get("model", {}).get("init_from")
+    if not start:
+        return own
+    from emoscope.models.checkpoint import read_card
+
+    return f"{read_card(start).command} && {own}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run_dir", type=Path)
@@ -53,7 +63,7 @@ def main() -> None:
     card.data = ("FER2013 Training split (28,709 images, Kaggle folder layout); model selected "
                  "on PublicTest (3,589 images). PrivateTest was never seen.")
     card.recipe = yaml.safe_dump(cfg, sort_keys=False)
-    card.command = f"emoscope train configs/fer2013_lite0.yaml --set out_dir={cfg['out_dir']}"
+    card.command = training_commands(card.command, cfg)
     card.scores = {
         "fer2013_publictest_accuracy": round(plain["accuracy"], 4),
         "fer2013_publictest_accuracy_flip_tta": round(flip["accuracy"], 4),

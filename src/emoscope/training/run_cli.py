@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 
 from emoscope.config import merge_config
@@ -15,7 +16,8 @@ def main(argv: list[str]) -> None:
     config = argv[0] if argv and argv[0].endswith((".yaml", ".yml")) else None
     overrides = [a for a in argv if "=" in a]
     cfg = merge_config(TrainConfig, config, overrides)
-    result = train(cfg, resume="--resume" in argv)
+    command = shlex.join(["python", "-m", "emoscope.training.run_cli", *argv])
+    result = train(cfg, resume="--resume" in argv, command=command)
     logging.info("scores %s -> %s", result.metrics, result.model_path)
 
 
