@@ -75,6 +75,18 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+def shrink_to_max_side(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Area-downscale so the longer side is at most ``max_side``; returns (image, factor)."""
+    height, width = rgb.shape[:2]
+    if max(height, width) <= max_side:
+        return rgb, 1.0
+    import cv2
+
+    factor = max(height, width) / max_side
+    size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
+
+
 def _downscale_factor(width: int, height: int, max_side: int) -> float:
     return max(width, height) / max_side if max(width, height) > max_side else 1.0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoscope.data.images import shrink_to_max_side
 from emoscope.errors import MediaError
 
 log = logging.getLogger(__name__)
@@ -73,17 +74,6 @@ class FrameSampler:
         return True
 
 
-def _fit(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    height, width = rgb.shape[:2]
-    if max(height, width) <= max_side:
-        return rgb, 1.0
-    import cv2
-
-    factor = max(height, width) / max_side
-    size = (max(1, round(width / factor)), max(1, round(height / factor)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
-
-
 class VideoReader:
     """Timed RGB frames of a video file; PyAV first, OpenCV if PyAV cannot open it."""
 
@@ -113,7 +103,7 @@ class VideoReader:
         frames = _frames_pyav if self.info.backend == "pyav" else _frames_opencv
         for index, time_s, get_rgb in frames(self.path):
             if self.sampler.keep(index, time_s):
-                rgb, scale = _fit(get_rgb(), self.max_side)
+                rgb, scale = shrink_to_max_side(get_rgb(), self.max_side)
                 yield Frame(rgb, index, time_s, scale)
 
 
@@ -260,7 +250,7 @@ class StreamReader:
                     time_s = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                 else:
                     time_s = time.monotonic() - started
-                rgb, scale = _fit(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.max_side)
+                rgb, scale = shrink_to_max_side(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.max_side)
                 yield Frame(rgb, index, time_s, scale)
         finally:
             self.close()

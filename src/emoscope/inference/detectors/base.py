@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from emoscope.data.images import shrink_to_max_side
 from emoscope.errors import UserError
 from emoscope.registry import DETECTORS
 
@@ -111,7 +112,7 @@ class FaceDetector:
         return self.filter(boxes, width, height)
 
     def _detect_shrunk(self, rgb: np.ndarray) -> list[FaceBox]:
-        small, factor = _shrink(rgb, self.max_side)
+        small, factor = shrink_to_max_side(rgb, self.max_side)
         return [b.scaled(factor) for b in self._detect(small, self.min_face / factor)]
 
     def filter(self, boxes: list[FaceBox], width: int, height: int) -> list[FaceBox]:
@@ -176,17 +177,6 @@ def _tiles(rgb: np.ndarray, grid: int, overlap: float = 0.25):
             y1 = int(min(height, (row + 1) * step_y + overlap * step_y))
             x1 = int(min(width, (col + 1) * step_x + overlap * step_x))
             yield x0, y0, np.ascontiguousarray(rgb[y0:y1, x0:x1])
-
-
-def _shrink(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    height, width = rgb.shape[:2]
-    if max(height, width) <= max_side:
-        return rgb, 1.0
-    import cv2
-
-    factor = max(height, width) / max_side
-    size = (max(1, round(width / factor)), max(1, round(height / factor)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), factor
 
 
 def build_detector(name: str = "mediapipe", **options: object) -> FaceDetector:
