@@ -92,16 +92,23 @@ def _deep_update(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]
     return base
 
 
-def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
+def parse_key_values(items: list[str] | None, flag: str = "--set") -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``, values parsed as YAML."""
+    pairs: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"{flag} expects key=value, got '{item}'")
+        key, raw = item.split("=", 1)
+        pairs[key.strip()] = yaml.safe_load(raw) if raw != "" else ""
+    return pairs
+
+
+def parse_overrides(overrides: list[str] | None, flag: str = "--set") -> dict[str, Any]:
     """``["train.lr=0.1", "model.backbone=resnet18"]`` -> nested dict (values parsed as YAML)."""
     nested: dict[str, Any] = {}
-    for item in overrides or []:
-        if "=" not in item:
-            raise UserError(f"--set expects key=value, got '{item}'")
-        key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
+    for key, value in parse_key_values(overrides, flag).items():
         node = nested
-        parts = key.strip().split(".")
+        parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value

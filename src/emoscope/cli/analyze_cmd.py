@@ -95,7 +95,7 @@ def _register_analyze(app: typer.Typer) -> None:
             out=out, format=fmt, every=every, fps=fps, detector=detector, model=model,
             device=device, batch_size=batch_size, smooth=smooth, smooth_method=smooth_method,
             annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
-            threshold=threshold, detector_options=parse_overrides(detector_opt))
+            threshold=threshold, detector_options=parse_overrides(detector_opt, "--detector-opt"))
         report = run_analysis(list(inputs), options, progress=RichProgress(),
                               on_error=_print_error)
         _report(report)

@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
             bar.advance()
 
         try:
-            report = prepare_emotic(root, out=out, detector=detector,
-                                    detector_options=parse_overrides(detector_opt),
+            options = parse_overrides(detector_opt, "--detector-opt")
+            report = prepare_emotic(root, out=out, detector=detector, detector_options=options,
                                     splits=splits, layout=layout,
                                     min_visibility=min_visibility, progress=progress)
         finally:

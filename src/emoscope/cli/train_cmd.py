@@ -9,25 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from emoscope.errors import UserError
+from emoscope.config import parse_key_values
 
 
 def _console():
     from rich.console import Console
 
     return Console()
-
-
-def _parse_pairs(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    pairs: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UserError(f"--data expects key=value, got '{item}'")
-        key, raw = item.split("=", 1)
-        pairs[key.strip()] = yaml.safe_load(raw) if raw else ""
-    return pairs
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -118,7 +106,7 @@ def register(app: typer.Typer) -> None:
 
         report = evaluate_model(model, dataset, root, split, tta_flip=tta_flip,
                                 batch_size=batch_size, device=device,
-                                dataset_kwargs=_parse_pairs(data))
+                                dataset_kwargs=parse_key_values(data, "--data"))
         print_report(report)
         if json_path is not None:
             write_report(report, json_path)
