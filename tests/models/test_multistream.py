@@ -9,12 +9,24 @@ from emoscope import components  # noqa: F401  (every model registered)
 from emoscope.errors import UserError
 from emoscope.models.checkpoint import load_model, save_model
 from emoscope.models.multistream import (
+    REFERENCE_LOSS,
     MultiStreamModel,
     multistream_card,
     stream_preprocessing,
 )
 from emoscope.models.streams import ABLATIONS, STREAMS, parse_ablation, resolve_backbone
-from emoscope.registry import HEADS, MODELS
+from emoscope.registry import HEADS, LOSSES, MODELS
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: two OpenMP threads next to a busy peer process cost far more than they
+    give (40 steps: 0.3 s on one thread, up to a minute on two contended cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 TINY = "tiny_cnn_test"  # tests/tiny_components.py: 2 conv stages, 256 features
 
@@ -120,6 +132,9 @@ def test_emotic_reference_preset():
     with torch.no_grad():
         out = model({"context": torch.randn(2, 3, 32, 32), "body": torch.randn(2, 3, 32, 32)})
     assert out["categories"].shape == (2, 26) and out["vad"].shape == (2, 3)
+    loss = LOSSES.build("combined", **REFERENCE_LOSS)
+    assert type(loss.categorical).__name__ == "DiscreteLoss"
+    assert loss(out, {"categories": torch.zeros(2, 26), "vad": torch.ones(2, 3)})["loss"] > 0
     heads = HEADS.build("emotic_reference", in_dim=1024)
     assert [type(m).__name__ for m in heads.block] == ["Linear", "BatchNorm1d", "ReLU",
                                                        "Dropout"]

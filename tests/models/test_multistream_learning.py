@@ -3,6 +3,7 @@ the loss falls and the training mAP rises well above chance."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from emoscope import components  # noqa: F401  (every model and loss registered)
@@ -10,6 +11,16 @@ from emoscope.evaluation.multilabel import mean_average_precision
 from emoscope.models.multistream import MultiStreamModel
 from emoscope.models.streams import STREAMS
 from emoscope.registry import LOSSES
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: two OpenMP threads next to a busy peer process cost far more than they
+    give (40 steps: 0.3 s on one thread, up to a minute on two contended cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _synthetic(n: int, seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
