@@ -42,13 +42,13 @@ def _series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[
 
 
 def plot_history(history: list[dict[str, Any]], path: str | Path) -> Path | None:
-    """Loss and accuracy/F1 per epoch from per-epoch metric rows (``train/loss``, ``val/...``).
+    """Loss and accuracy/F1/mAP per epoch from per-epoch metric rows (``train/loss``, ``val/...``).
 
     Rows without a metric are skipped; nothing is written when no row holds a metric.
     """
     keys = sorted({k for row in history for k in row if k not in ("epoch", "step")})
     loss_keys = [k for k in keys if k.endswith("loss")]
-    score_keys = [k for k in keys if k.endswith(("accuracy", "accuracy_flip", "f1"))]
+    score_keys = [k for k in keys if k.endswith(("accuracy", "accuracy_flip", "f1", "mAP"))]
     if not loss_keys and not score_keys:
         log.info("no metrics to plot in the history")
         return None

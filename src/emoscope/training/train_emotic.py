@@ -1,0 +1,230 @@
+"""``train_emotic(cfg)``: one EMOTIC (context / body / face) training run, callable from tests.
+
+Writes the same run folder as ``train``: config.yaml, checkpoints/{best,last}.ckpt,
+metrics.csv, history.png, model.{safetensors,json} (card with per-stream preprocessing and
+the VAD statistics), final_metrics.json and val_metrics.{txt,json} (mAP, per-class AP, VAD MAE
+of the exported model on the validation split).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, Dataset
+
+from emoscope.config import save_config, to_dict
+from emoscope.data.emotic.dataset import EmoticDataset
+from emoscope.errors import UserError
+from emoscope.labels import EMOTIC_CATEGORIES
+from emoscope.models.checkpoint import ModelCard, save_model
+from emoscope.models.multistream import MultiStreamModel, multistream_card
+from emoscope.models.streams import STREAMS
+from emoscope.registry import DATASETS, LOSSES, MODELS
+from emoscope.training.emotic_config import EmoticConfig
+from emoscope.training.feature_cache import cached_features
+from emoscope.training.history import merge_metrics, preserve_metrics, read_history
+from emoscope.training.multistream_module import MONITOR, MultiStreamModule
+from emoscope.training.train import TrainResult, _default_command, _plot_history
+from emoscope.utils.files import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+UNUSED_STREAM_SIZE = 8  # a stream the model does not read is still produced: keep it tiny
+
+
+def build_emotic_network(cfg: EmoticConfig) -> MultiStreamModel:
+    """The configured multi-stream model; ``emotic_reference`` takes only the ablation, the
+    image sizes and the pretrained mode from the config (the rest is the preset)."""
+    from emoscope import components  # noqa: F401  (every backbone, fusion, head registered)
+
+    m = cfg.model
+    streams = {s: getattr(m, s) for s in STREAMS}
+    sizes = {s: c.image_size for s, c in streams.items() if c.image_size > 0}
+    if m.architecture == "emotic_reference":
+        overrides: dict[str, Any] = {"ablation": m.ablation}
+        if sizes:
+            overrides["image_sizes"] = sizes
+        return MODELS.build("emotic_reference", pretrained=m.pretrained, **overrides)
+    if m.architecture != "multistream":
+        raise UserError(f"EMOTIC model.architecture '{m.architecture}'; known: multistream, "
+                        "emotic_reference")
+    return MultiStreamModel(
+        **{s: c.backbone or None for s, c in streams.items()}, ablation=m.ablation,
+        fusion=m.fusion, fusion_dim=m.fusion_dim, fusion_kwargs=m.fusion_kwargs, heads=m.heads,
+        head_kwargs=m.head_kwargs, image_sizes=sizes, pretrained=m.pretrained)
+
+
+def stream_specs_for(network: MultiStreamModel, cfg: EmoticConfig,
+                     augment: bool) -> dict[str, dict[str, Any]]:
+    """Dataset stream specs from the backbones' preprocessing (and the config's levels)."""
+    specs: dict[str, dict[str, Any]] = {}
+    for stream in STREAMS:
+        if stream not in network.preprocessing:
+            specs[stream] = {"size": UNUSED_STREAM_SIZE}
+            continue
+        prep = network.preprocessing[stream]
+        level = getattr(cfg.model, stream).augment if augment else "none"
+        specs[stream] = {"size": list(prep.input_size[1:]), "mean": list(prep.mean),
+                         "std": list(prep.std), "augment": level}
+    return specs
+
+
+def load_emotic_splits(cfg: EmoticConfig,
+                       network: MultiStreamModel) -> tuple[EmoticDataset, EmoticDataset]:
+    """Train (augmented as configured) and validation datasets; VAD statistics from train."""
+    d = cfg.data
+    options = {"layout": d.layout or None, "face_cache": d.face_cache or None,
+               "mask_body": d.mask_body, "min_face_visibility": d.min_face_visibility,
+               "include_extra": d.include_extra}
+    train = DATASETS.build(d.dataset, root=d.root, split=d.train_split, train=True,
+                           streams=stream_specs_for(network, cfg, True),
+                           normalise_vad=d.normalise_vad, **options)
+    val = DATASETS.build(d.dataset, root=d.root, split=d.val_split, train=False,
+                         streams=stream_specs_for(network, cfg, False),
+                         normalise_vad=d.normalise_vad, vad_stats=train.vad_stats, **options)
+    if d.limit > 0:
+        train.persons, val.persons = train.persons[:d.limit], val.persons[:d.limit]
+    return train, val
+
+
+def _card(cfg: EmoticConfig, network: MultiStreamModel, train: EmoticDataset,
+          command: str) -> ModelCard:
+    emotic = {
+        "streams": {s: spec.to_dict() for s, spec in train.specs.items()
+                    if s in network.streams},
+        "mask_body": train.mask_body,
+        "min_face_visibility": train.min_face_visibility,
+        "vad_stats": train.vad_stats.to_dict() if train.vad_stats else None,
+        "vad_labels": list(train.vad_space.labels),
+    }
+    return multistream_card(
+        network, cfg.name, EMOTIC_CATEGORIES, extra={"emotic": emotic},
+        data=f"emotic {cfg.data.train_split} (validated on {cfg.data.val_split})",
+        recipe=json.dumps(to_dict(cfg), sort_keys=True), command=command)
+
+
+def _loaders(cfg: EmoticConfig, network: MultiStreamModel, train: EmoticDataset,
+             val: EmoticDataset) -> tuple[DataLoader, DataLoader]:
+    t = cfg.trainer
+    train_data: Dataset = train
+    val_data: Dataset = val
+    if t.feature_cache:
+        train_data = cached_features(network, train, t.cache_dir, t.eval_batch_size,
+                                     cfg.data.num_workers)
+        val_data = cached_features(network, val, t.cache_dir, t.eval_batch_size,
+                                   cfg.data.num_workers)
+    generator = torch.Generator().manual_seed(t.seed)
+    workers = 0 if t.feature_cache else cfg.data.num_workers
+    # drop_last: a last batch of one row would break BatchNorm in the fusion/heads
+    drop_last = len(train_data) > t.batch_size and len(train_data) % t.batch_size == 1
+    return (DataLoader(train_data, t.batch_size, shuffle=True, generator=generator,
+                       num_workers=workers, drop_last=drop_last),
+            DataLoader(val_data, t.eval_batch_size, shuffle=False, num_workers=workers))
+
+
+def _trainer(cfg: EmoticConfig, run_dir: Path, steps: int) -> tuple[L.Trainer, ModelCheckpoint]:
+    t = cfg.trainer
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
+                                 monitor=MONITOR, mode="max", save_last=True)
+    callbacks: list[L.Callback] = [checkpoint]
+    if t.early_stopping_patience > 0:
+        callbacks.append(EarlyStopping(MONITOR, mode="max", patience=t.early_stopping_patience))
+    precision = t.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    trainer = L.Trainer(
+        max_epochs=t.max_epochs,
+        max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
+        accelerator=t.accelerator, devices=t.devices, precision=precision,
+        callbacks=callbacks, logger=CSVLogger(str(run_dir), name="", version=""),
+        enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
+        default_root_dir=str(run_dir), log_every_n_steps=max(1, min(10, steps)),
+        num_sanity_val_steps=0,
+    )
+    return trainer, checkpoint
+
+
+def train_emotic(cfg: EmoticConfig, resume: bool = False,
+                 command: str | None = None) -> TrainResult:
+    """Train a multi-stream EMOTIC model, keep the best checkpoint on val/mAP, export it."""
+    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    if cfg.trainer.num_threads > 0:
+        torch.set_num_threads(cfg.trainer.num_threads)
+    run_dir = Path(cfg.out_dir) / cfg.name
+    last_ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if run_dir.exists() and not resume and last_ckpt.exists():
+        raise UserError(f"{run_dir}: a run already exists there; pass --resume to continue it "
+                        "or choose another name/out_dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+
+    network = build_emotic_network(cfg)
+    if cfg.model.freeze_backbones:
+        network.backbones.requires_grad_(False)
+    train, val = load_emotic_splits(cfg, network)
+    card = _card(cfg, network, train, command or _default_command())
+    loss = LOSSES.build("combined", categorical=cfg.loss.categorical, vad=cfg.loss.vad,
+                        categorical_weight=cfg.loss.categorical_weight,
+                        vad_weight=cfg.loss.vad_weight,
+                        categorical_kwargs=cfg.loss.categorical_kwargs,
+                        vad_kwargs=cfg.loss.vad_kwargs)
+    module = MultiStreamModule(network, loss, cfg.optim, EMOTIC_CATEGORIES.labels,
+                               train.vad_stats, cfg.model.freeze_backbones, to_dict(cfg),
+                               card=card.to_dict())
+    train_loader, val_loader = _loaders(cfg, network, train, val)
+    trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader))
+    ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
+    if resume and ckpt_path is None:
+        log.info("no checkpoint to resume in %s; starting fresh", run_dir)
+    if ckpt_path is not None:
+        preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Experiment logs directory .* exists and is not empty")
+        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True)
+    merge_metrics(run_dir)
+    return _finish(cfg, run_dir, trainer, module, checkpoint, card)
+
+
+def _finish(cfg: EmoticConfig, run_dir: Path, trainer: L.Trainer, module: MultiStreamModule,
+            checkpoint: ModelCheckpoint, card: ModelCard) -> TrainResult:
+    from emoscope.evaluation.emotic import evaluate_emotic
+    from emoscope.evaluation.multilabel import write_report
+
+    if trainer.global_rank != 0:
+        return TrainResult(run_dir, run_dir / "model.safetensors", {})
+    if checkpoint.best_model_path:
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["state_dict"])
+    last = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    history = read_history(run_dir)
+    best_row = max((r for r in history if MONITOR in r), key=lambda r: r[MONITOR], default={})
+    scores: dict[str, Any] = {k: round(float(v), 4) for k, v in best_row.items()
+                              if k.startswith("val/") and v == v}
+    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    card.scores = scores
+    network = module.network.cpu().eval()
+    model_path = save_model(network, card, run_dir / "model")
+    atomic_write_text(run_dir / "final_metrics.json",
+                      json.dumps({"best": scores, "last": last}, indent=2))
+    _plot_history(history, run_dir / "history.png")
+    report = evaluate_emotic((network, card), cfg.data.root, cfg.data.val_split,
+                             cfg.trainer.eval_batch_size,
+                             dataset_kwargs=_report_options(cfg))
+    write_report(report, run_dir, stem="val_metrics")
+    return TrainResult(run_dir, model_path, scores, history, network)
+
+
+def _report_options(cfg: EmoticConfig) -> dict[str, Any]:
+    return {"layout": cfg.data.layout or None, "face_cache": cfg.data.face_cache or None,
+            "include_extra": cfg.data.include_extra}
