@@ -10,6 +10,7 @@ import yaml
 from emoscope.config import merge_config, save_config, to_dict
 from emoscope.errors import UserError
 from emoscope.training.config import TrainConfig
+from emoscope.training.emotic_config import EmoticConfig, is_emotic_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -17,7 +18,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def _keys(data: dict, prefix: str = "") -> set[str]:
     keys = set()
     for key, value in data.items():
-        if isinstance(value, dict) and key != "kwargs":
+        if isinstance(value, dict) and not key.endswith("kwargs"):
             keys |= _keys(value, f"{prefix}{key}.")
         else:
             keys.add(prefix + key)
@@ -84,10 +85,11 @@ def test_saved_config_round_trips(tmp_path):
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads_and_is_complete(path):
-    cfg = merge_config(TrainConfig, path)
-    assert isinstance(cfg, TrainConfig)
     written = yaml.safe_load(path.read_text())
-    assert _keys(written) == _keys(to_dict(TrainConfig())), "a config must set every key"
+    kind = EmoticConfig if is_emotic_config(written) else TrainConfig  # as `emoscope train`
+    cfg = merge_config(kind, path)
+    assert isinstance(cfg, kind)
+    assert _keys(written) == _keys(to_dict(kind())), "a config must set every key"
 
 
 def test_the_expected_configs_exist():
@@ -101,3 +103,16 @@ def test_the_expected_configs_exist():
     assert seed.trainer.early_stopping_patience > 0
     hybrid = merge_config(TrainConfig, CONFIGS / "fer2013_hybrid.yaml")
     assert hybrid.model.architecture == "resnet_transformer"
+
+
+def test_the_emotic_presets():
+    reference = merge_config(EmoticConfig, CONFIGS / "emotic_reference.yaml")
+    assert reference.model.architecture == "emotic_reference"
+    assert (reference.loss.categorical, reference.loss.vad) == ("discrete", "l2")
+    best = merge_config(EmoticConfig, CONFIGS / "emotic_study_best.yaml")
+    m = best.model
+    assert (m.context.backbone, m.body.backbone, m.face.backbone) == (
+        "swin", "swin", "efficientnet_b7")
+    assert (m.fusion, best.loss.categorical, best.trainer.max_epochs) == ("weighted", "discrete",
+                                                                          20)
+    assert {m.context.augment, m.body.augment, m.face.augment} == {"basic"}

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "emoscope.cli.analyze_cmd",
     "emoscope.cli.train_cmd",
     "emoscope.cli.prepare_cmd",
+    "emoscope.cli.emotic_cmd",
 )
 
 

@@ -46,6 +46,18 @@ def print_report(report: dict[str, Any]) -> None:
                   f"{report['n']} faces, {report.get('faces_per_second', 0):.0f} faces/s")
 
 
+def print_metrics(title: str, metrics: dict[str, Any]) -> None:
+    """A two-column table of a run's best scores."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    _console().print(table)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_command(
@@ -57,23 +69,23 @@ def register(app: typer.Typer) -> None:
             "--resume", help="Continue the run from its last checkpoint.")] = False,
     ) -> None:
         """Train a model from a YAML config; writes checkpoints, metrics, plots and the model."""
-        from rich.table import Table
+        from emoscope.config import load_yaml, merge_config
+        from emoscope.training.emotic_config import is_emotic_config
 
-        from emoscope.config import merge_config
+        command = shlex.join(["emoscope", "train", str(config),
+                              *(f"--set={item}" for item in overrides or []),
+                              *(["--resume"] if resume else [])])
+        if is_emotic_config(load_yaml(config)):  # task: emotic (or data.dataset: emotic)
+            from emoscope.cli.emotic_cmd import run_emotic
+
+            run_emotic(config, overrides, resume, command)
+            return
         from emoscope.training.config import TrainConfig
         from emoscope.training.train import train
 
         cfg = merge_config(TrainConfig, config, overrides)
-        command = shlex.join(["emoscope", "train", str(config),
-                              *(f"--set={item}" for item in overrides or []),
-                              *(["--resume"] if resume else [])])
         result = train(cfg, resume=resume, command=command)
-        table = Table(title=f"{cfg.name}: best epoch on {cfg.data.val_split}")
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for key, value in result.metrics.items():
-            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-        _console().print(table)
+        print_metrics(f"{cfg.name}: best epoch on {cfg.data.val_split}", result.metrics)
         typer.echo(f"model: {result.model_path}")
         typer.echo(f"run: {result.run_dir}")
 
@@ -100,7 +112,15 @@ def register(app: typer.Typer) -> None:
             "--data", help="Dataset argument key=value, e.g. --data image_size=64 "
             "(repeatable).")] = None,
     ) -> None:
-        """Accuracy, macro-F1, per-class scores and the confusion matrix of a model."""
+        """Accuracy, macro-F1, per-class scores and the confusion matrix of a model; on
+        EMOTIC (--dataset emotic) mAP, per-class AP and VAD MAE, written as
+        evaluation_metrics.txt/.json into --out (default: the model's folder)."""
+        if dataset == "emotic":
+            from emoscope.cli.emotic_cmd import evaluate_emotic_command
+
+            evaluate_emotic_command(model, root, split, json_path, out, batch_size, device,
+                                    parse_key_values(data, "--data"))
+            return
         from emoscope.evaluation.evaluate import evaluate_model, write_report
         from emoscope.evaluation.plots import plot_confusion
 

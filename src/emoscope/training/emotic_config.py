@@ -32,7 +32,7 @@ class EmoticDataConfig:
 @dataclass
 class StreamConfig:
     backbone: str = ""  # a timm name or study alias (swin, efficientnet_b7...); empty: no stream
-    image_size: int = 0  # square input size; 0: the backbone's own (timm data config)
+    image_size: int = 224  # square input size; 0: the backbone's own (timm data config)
     augment: str = "none"  # none | basic | full
 
 
