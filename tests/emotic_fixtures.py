@@ -328,3 +328,28 @@ WRITERS = {"mat": write_mat_layout, "preprocessed": write_preprocessed_layout,
 
 def write_layout(layout: str, root: Path, images: list[FixtureImage], **options) -> Path:
     return WRITERS[layout](root, images, **options)
+
+
+def write_face_cache(root: Path, images: list[FixtureImage], drop_every: int = 0) -> Path:
+    """``ROOT/emotic_faces.csv`` with the faces where they were drawn (what ``emoscope prepare
+    emotic`` would find); with ``drop_every=k`` every k-th person has no face."""
+    from emoscope.data.emotic.face_cache import (
+        FaceEntry,
+        default_cache_path,
+        person_id,
+        save_face_cache,
+    )
+    from emoscope.data.emotic.reader import read_emotic
+
+    drawn = {f"{i.split}/{i.folder}/{i.filename}#{j}": p.face_box
+             for i in images for j, p in enumerate(i.persons)}
+    persons = read_emotic(root).persons
+    entries = {}
+    for n, person in enumerate(persons):
+        box = drawn.get(person.key)
+        if drop_every and n % drop_every == 0:
+            box = None
+        entries[person_id(person)] = FaceEntry(box, 0.9 if box else 0.0, 90.0 if box else 0.0)
+    path = default_cache_path(root)
+    save_face_cache(path, persons, entries)
+    return path
