@@ -69,10 +69,12 @@ def evaluate_emotic_command(model: str | None, root: Path, split: str, json_path
     typer.echo(f"report: {text} {data}")
 
 
-def register(app: typer.Typer) -> None:
-    def opt(flag: str, help_text: str):
-        return typer.Option(flag, help=help_text)
+def opt(flag: str, help_text: str):
+    """A typer option spelt exactly as the study's scripts spell it (underscores)."""
+    return typer.Option(flag, help=help_text)
 
+
+def register(app: typer.Typer) -> None:
     @app.command("train-emotic")
     def train_emotic_command(
         data_path: Annotated[str | None, opt("--data_path", "EMOTIC root (data.root).")] = None,
