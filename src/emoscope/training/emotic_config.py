@@ -102,8 +102,8 @@ class EmoticConfig:
 
 def is_emotic_config(data: dict[str, Any]) -> bool:
     """Whether a loaded YAML mapping describes an EMOTIC experiment."""
-    dataset = (data.get("data") or {}).get("dataset") if isinstance(data.get("data"), dict) \
-        else None
+    section = data.get("data")
+    dataset = section.get("dataset") if isinstance(section, dict) else None
     return data.get("task") == TASK or dataset == "emotic"
 
 
