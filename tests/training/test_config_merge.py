@@ -116,3 +116,10 @@ def test_the_emotic_presets():
     assert (m.fusion, best.loss.categorical, best.trainer.max_epochs) == ("weighted", "discrete",
                                                                           20)
     assert {m.context.augment, m.body.augment, m.face.augment} == {"basic"}
+
+
+def test_emotic_configs_are_recognised_by_task_or_dataset():
+    assert is_emotic_config({"task": "emotic"})
+    assert is_emotic_config({"data": {"dataset": "emotic"}})
+    assert not is_emotic_config(yaml.safe_load((CONFIGS / "fer2013_lite0.yaml").read_text()))
+    assert not is_emotic_config({"data": None})
