@@ -193,12 +193,12 @@ def train_emotic(cfg: EmoticConfig, resume: bool = False,
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True)
     merge_metrics(run_dir)
-    return _finish(cfg, run_dir, trainer, module, checkpoint, card)
+    return _finish(cfg, run_dir, trainer, module, checkpoint, card, val)
 
 
 def _finish(cfg: EmoticConfig, run_dir: Path, trainer: L.Trainer, module: MultiStreamModule,
-            checkpoint: ModelCheckpoint, card: ModelCard) -> TrainResult:
-    from emoscope.evaluation.emotic import evaluate_emotic
+            checkpoint: ModelCheckpoint, card: ModelCard, val: EmoticDataset) -> TrainResult:
+    from emoscope.evaluation.emotic import predict_emotic, score_outputs
     from emoscope.evaluation.multilabel import write_report
 
     if trainer.global_rank != 0:
@@ -218,13 +218,11 @@ def _finish(cfg: EmoticConfig, run_dir: Path, trainer: L.Trainer, module: MultiS
     atomic_write_text(run_dir / "final_metrics.json",
                       json.dumps({"best": scores, "last": last}, indent=2))
     _plot_history(history, run_dir / "history.png")
-    report = evaluate_emotic((network, card), cfg.data.root, cfg.data.val_split,
-                             cfg.trainer.eval_batch_size,
-                             dataset_kwargs=_report_options(cfg))
+    # the validation persons as trained on (data.limit included), with the exported network
+    report = score_outputs(predict_emotic(network, val, cfg.trainer.eval_batch_size),
+                           EMOTIC_CATEGORIES.labels, val.vad_stats)
+    report.update(model=cfg.name, dataset="emotic", root=cfg.data.root,
+                  split=cfg.data.val_split)
     write_report(report, run_dir, stem="val_metrics")
     return TrainResult(run_dir, model_path, scores, history, network)
 
-
-def _report_options(cfg: EmoticConfig) -> dict[str, Any]:
-    return {"layout": cfg.data.layout or None, "face_cache": cfg.data.face_cache or None,
-            "include_extra": cfg.data.include_extra}
