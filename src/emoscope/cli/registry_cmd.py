@@ -33,19 +33,16 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models() -> None:
         """The shipped models with their measured scores."""
-        from rich.console import Console
-        from rich.table import Table
-
         from emoscope.models.zoo import shipped_cards
 
-        table = Table(title="shipped models")
-        for column in ("name", "task", "architecture", "input", "labels", "scores"):
-            table.add_column(column)
         for card in shipped_cards():
-            scores = ", ".join(
-                f"{k}={v}" for k, v in card.scores.items() if not isinstance(v, dict)
-            )
             size = "x".join(str(s) for s in card.preprocessing.input_size[1:])
-            table.add_row(card.name, card.task, card.architecture_kwargs.get("backbone",
-                          card.architecture), size, str(card.label_space.num_classes), scores)
-        Console().print(table)
+            colour = "grey" if card.grayscale else "RGB"
+            backbone = card.architecture_kwargs.get("backbone", card.architecture)
+            typer.echo(f"{card.name}  [{card.task}] {backbone}, {size} {colour}")
+            typer.echo(f"  labels: {', '.join(card.label_space.labels)}")
+            for key, value in card.scores.items():
+                typer.echo(f"  {key}: {value}")
+            speed = card.extra.get("speed_faces_per_s")
+            if isinstance(speed, dict):
+                typer.echo("  speed (faces/s): " + ", ".join(f"{k} {v}" for k, v in speed.items()))
