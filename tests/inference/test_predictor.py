@@ -94,3 +94,20 @@ def test_native_resolution_goes_through_the_training_resolution(tiny_model_path)
     direct = cv2.cvtColor(cv2.resize(tiny, (64, 64), interpolation=cv2.INTER_LINEAR),
                           cv2.COLOR_RGB2GRAY)
     assert np.array_equal(prepare_crop(tiny, card)[..., 0], direct)
+
+
+def test_small_batches_run_on_one_thread_and_restore_the_count():
+    import torch
+
+    from emoscope.inference.predictor import _threads_for_batch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with _threads_for_batch(1, torch.device("cpu")):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with _threads_for_batch(64, torch.device("cpu")):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

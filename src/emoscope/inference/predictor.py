@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,7 +130,9 @@ class FacePredictor:
             return Predictions(np.zeros((0, num_classes), np.float32), empty_va)
         probs, va = [], []
         for start in range(0, len(crops), self.batch_size):
-            out = self.model(self._to_tensor(crops[start:start + self.batch_size]))
+            chunk = crops[start:start + self.batch_size]
+            with _threads_for_batch(len(chunk), self.device):
+                out = self.model(self._to_tensor(chunk))
             logits = out["logits"] if isinstance(out, dict) else out
             if self.card.label_space.kind == "multi_label":
                 probs.append(torch.sigmoid(logits).float().cpu().numpy())
@@ -139,6 +142,25 @@ class FacePredictor:
                 va.append(out["valence_arousal"].float().cpu().numpy())
         valence_arousal = np.concatenate(va) if va else None
         return Predictions(np.concatenate(probs), valence_arousal)
+
+
+# With passive OpenMP waiting (set by ``import emoscope``) a handful of faces runs about 3x
+# faster on one thread than on two: waking the second thread costs more than it saves
+# (benchmarks/README.md). Switching the thread count per call costs microseconds.
+SMALL_BATCH = 4
+
+
+@contextmanager
+def _threads_for_batch(size: int, device: torch.device) -> Iterator[None]:
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or size > SMALL_BATCH or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def resolve_device(device: str) -> torch.device:
