@@ -54,13 +54,15 @@ class FaceMesh:
 
         from emoscope.inference.detectors.mediapipe_detector import quiet_native_stderr
 
+        self._quiet = quiet_native_stderr
         with quiet_native_stderr():
             self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=3,
                                             refine_landmarks=True, min_detection_confidence=0.3)
 
     def landmarks(self, rgb: np.ndarray) -> list[np.ndarray]:
         """One (478, 2) array of (x, y) pixels per face found."""
-        result = self._mesh.process(np.ascontiguousarray(rgb))
+        with self._quiet():  # its sub-graphs greet on stderr the first time each one runs
+            result = self._mesh.process(np.ascontiguousarray(rgb))
         height, width = rgb.shape[:2]
         faces = []
         for face in result.multi_face_landmarks or []:
