@@ -113,3 +113,15 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f"shared data not found at {root} (set EMOSCOPE_SHARED_DATA)")
     return root
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: two OpenMP threads next to a busy peer process cost far more than they
+    give (40 steps: 0.3 s on one thread, up to a minute on two contended cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

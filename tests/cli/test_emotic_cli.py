@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 import yaml
 from test_train_evaluate_cli import run_cli
 
@@ -18,12 +17,7 @@ from emotic_fixtures import make_images, write_face_cache, write_layout
 TINY = "tiny_cnn_test"  # tests/tiny_components.py
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

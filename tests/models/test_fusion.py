@@ -9,15 +9,7 @@ from emoscope.errors import UserError
 from emoscope.models.fusion import build_fusion
 from emoscope.registry import FUSIONS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: two OpenMP threads next to a busy peer process cost far more than they
-    give (40 steps: 0.3 s on one thread, up to a minute on two contended cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 STUDY_FUSIONS = ("simple", "weighted", "attention", "bilinear", "bottleneck",

@@ -17,15 +17,7 @@ from emoscope.models.multistream import (
 from emoscope.models.streams import ABLATIONS, STREAMS, parse_ablation, resolve_backbone
 from emoscope.registry import HEADS, LOSSES, MODELS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: two OpenMP threads next to a busy peer process cost far more than they
-    give (40 steps: 0.3 s on one thread, up to a minute on two contended cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = "tiny_cnn_test"  # tests/tiny_components.py: 2 conv stages, 256 features

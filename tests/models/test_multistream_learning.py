@@ -12,15 +12,7 @@ from emoscope.models.multistream import MultiStreamModel
 from emoscope.models.streams import STREAMS
 from emoscope.registry import LOSSES
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: two OpenMP threads next to a busy peer process cost far more than they
-    give (40 steps: 0.3 s on one thread, up to a minute on two contended cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _synthetic(n: int, seed: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -26,12 +26,7 @@ from emotic_fixtures import (
 TINY = "tiny_cnn_test"  # tests/tiny_components.py
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -107,12 +107,10 @@ def _precision(cfg: TrainConfig) -> str:
     return "bf16-mixed" if torch.cuda.is_available() else "32-true"
 
 
-def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) -> TrainResult:
-    """Train, keep the best checkpoint on validation, export it as safetensors + card.
+def start_run(cfg, resume: bool) -> tuple[Path, Path]:
+    """Seed, threads and the run folder (with its config.yaml); returns (run_dir, last.ckpt).
 
-    Writes to ``out_dir/name``: config.yaml, checkpoints/{best,last}.ckpt, metrics.csv,
-    history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png.
-    command: how the run was started, for the model card (default: this process's argv).
+    An existing run is only continued with ``resume``, never overwritten.
     """
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads > 0:
@@ -124,6 +122,17 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) ->
                         "or choose another name/out_dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
+    return run_dir, last_ckpt
+
+
+def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) -> TrainResult:
+    """Train, keep the best checkpoint on validation, export it as safetensors + card.
+
+    Writes to ``out_dir/name``: config.yaml, checkpoints/{best,last}.ckpt, metrics.csv,
+    history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png.
+    command: how the run was started, for the model card (default: this process's argv).
+    """
+    run_dir, last_ckpt = start_run(cfg, resume)
 
     train_set, val_set = load_split(cfg, cfg.data.train_split), load_split(cfg, cfg.data.val_split)
     if cfg.data.limit_per_class > 0:

@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Dataset
 
-from emoscope.config import save_config, to_dict
+from emoscope.config import to_dict
 from emoscope.data.emotic.dataset import EmoticDataset
 from emoscope.errors import UserError
 from emoscope.labels import EMOTIC_CATEGORIES
@@ -33,7 +33,7 @@ from emoscope.training.emotic_config import EmoticConfig
 from emoscope.training.feature_cache import cached_features
 from emoscope.training.history import merge_metrics, preserve_metrics, read_history
 from emoscope.training.multistream_module import MONITOR, MultiStreamModule
-from emoscope.training.train import TrainResult, _default_command, _plot_history
+from emoscope.training.train import TrainResult, _default_command, _plot_history, start_run
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -156,16 +156,7 @@ def _trainer(cfg: EmoticConfig, run_dir: Path, steps: int) -> tuple[L.Trainer, M
 def train_emotic(cfg: EmoticConfig, resume: bool = False,
                  command: str | None = None) -> TrainResult:
     """Train a multi-stream EMOTIC model, keep the best checkpoint on val/mAP, export it."""
-    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
-    if cfg.trainer.num_threads > 0:
-        torch.set_num_threads(cfg.trainer.num_threads)
-    run_dir = Path(cfg.out_dir) / cfg.name
-    last_ckpt = run_dir / "checkpoints" / "last.ckpt"
-    if run_dir.exists() and not resume and last_ckpt.exists():
-        raise UserError(f"{run_dir}: a run already exists there; pass --resume to continue it "
-                        "or choose another name/out_dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
+    run_dir, last_ckpt = start_run(cfg, resume)
 
     network = build_emotic_network(cfg)
     if cfg.model.freeze_backbones:
