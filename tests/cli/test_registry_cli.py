@@ -46,3 +46,20 @@ def test_models_shows_the_scores_of_the_shipped_cards():
     accuracy = card["scores"]["fer2013_publictest_accuracy"]
     assert f"fer2013_publictest_accuracy: {accuracy}" in result.output
     assert "fer2013-lite0" in result.output.splitlines()[0]
+
+
+def test_study_flags_on_train_route_to_train_emotic():
+    from emoscope.cli.main import route_study_flags
+
+    study = ["emoscope", "train", "--context_model", "swin", "--fusion", "weighted"]
+    assert route_study_flags(study) == ["emoscope", "train-emotic", *study[2:]]
+    with_yaml = ["emoscope", "train", "base.yaml", "--loss", "asl"]
+    assert route_study_flags(with_yaml) == ["emoscope", "train-emotic", "--config", "base.yaml",
+                                            "--loss", "asl"]
+    explicit = ["emoscope", "train", "--config", "b.yml", "--epochs=3"]
+    assert route_study_flags(explicit) == ["emoscope", "train-emotic", "--config", "b.yml",
+                                           "--epochs=3"]
+    plain = ["emoscope", "train", "configs/fer2013_lite0.yaml", "--set", "trainer.max_epochs=1"]
+    assert route_study_flags(plain) == plain
+    assert route_study_flags(["emoscope", "analyze", "--fusion"]) == ["emoscope", "analyze",
+                                                                      "--fusion"]

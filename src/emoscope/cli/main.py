@@ -60,10 +60,27 @@ for _module in _COMMAND_MODULES:
             raise
 
 
+def route_study_flags(argv: list[str]) -> list[str]:
+    """``emoscope train --context_model swin ...`` (the EMOTIC study's commands as written) is
+    ``emoscope train-emotic ...``; a positional YAML becomes its ``--config``."""
+    if len(argv) < 2 or argv[1] != "train":
+        return argv
+    from emoscope.training.emotic_config import STUDY_FLAGS
+
+    flags = {f"--{name}" for name in STUDY_FLAGS}
+    if not any(arg.split("=", 1)[0] in flags for arg in argv[2:]):
+        return argv
+    routed = [argv[0], "train-emotic"]
+    for previous, arg in zip(argv[1:], argv[2:], strict=False):
+        positional_yaml = arg.endswith((".yaml", ".yml")) and previous != "--config"
+        routed += ["--config", arg] if positional_yaml else [arg]
+    return routed
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     try:
-        code = app(standalone_mode=False)
+        code = app(args=route_study_flags(sys.argv)[1:], standalone_mode=False)
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
