@@ -125,6 +125,25 @@ def start_run(cfg, resume: bool) -> tuple[Path, Path]:
     return run_dir, last_ckpt
 
 
+def fit_resumable(trainer: L.Trainer, run_dir: Path, last_ckpt: Path, resume: bool,
+                  **fit_inputs: Any) -> None:
+    """``trainer.fit``, continuing from ``last_ckpt`` when resuming (loaded weights-only);
+    metrics.csv keeps the epochs before the interruption."""
+    ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
+    if resume and ckpt_path is None:
+        log.info("no checkpoint to resume in %s; starting fresh", run_dir)
+    if ckpt_path is not None:
+        preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
+    with warnings.catch_warnings():
+        # expected here: config.yaml is already in the run folder, and a resumed run reuses
+        # its checkpoint folder (earlier metrics were moved aside above)
+        warnings.filterwarnings("ignore", "Experiment logs directory .* exists and is not empty")
+        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        trainer.fit(ckpt_path=ckpt_path, weights_only=True, **fit_inputs)
+    merge_metrics(run_dir)
+
+
 def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) -> TrainResult:
     """Train, keep the best checkpoint on validation, export it as safetensors + card.
 
@@ -171,18 +190,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) ->
         default_root_dir=str(run_dir),
         log_every_n_steps=max(1, min(10, len(train_set) // cfg.trainer.batch_size)),
     )
-    ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
-    if resume and ckpt_path is None:
-        log.info("no checkpoint to resume in %s; starting fresh", run_dir)
-    if ckpt_path is not None:
-        preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
-    with warnings.catch_warnings():
-        # both are expected here: config.yaml is already in the run folder, and a resumed run
-        # reuses its checkpoint folder (earlier metrics were moved aside above)
-        warnings.filterwarnings("ignore", "Experiment logs directory .* exists and is not empty")
-        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
-    merge_metrics(run_dir)
+    fit_resumable(trainer, run_dir, last_ckpt, resume, model=module, datamodule=data)
     return _finish(cfg, run_dir, trainer, module, checkpoint, network, card, val_set)
 
 

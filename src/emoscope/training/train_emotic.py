@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,15 @@ from emoscope.models.streams import STREAMS
 from emoscope.registry import DATASETS, LOSSES, MODELS
 from emoscope.training.emotic_config import EmoticConfig
 from emoscope.training.feature_cache import cached_features
-from emoscope.training.history import merge_metrics, preserve_metrics, read_history
+from emoscope.training.history import read_history
 from emoscope.training.multistream_module import MONITOR, MultiStreamModule
-from emoscope.training.train import TrainResult, _default_command, _plot_history, start_run
+from emoscope.training.train import (
+    TrainResult,
+    _default_command,
+    _plot_history,
+    fit_resumable,
+    start_run,
+)
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -173,17 +178,8 @@ def train_emotic(cfg: EmoticConfig, resume: bool = False,
                                card=card.to_dict())
     train_loader, val_loader = _loaders(cfg, network, train, val)
     trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader))
-    ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
-    if resume and ckpt_path is None:
-        log.info("no checkpoint to resume in %s; starting fresh", run_dir)
-    if ckpt_path is not None:
-        preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Experiment logs directory .* exists and is not empty")
-        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True)
-    merge_metrics(run_dir)
+    fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,
+                  train_dataloaders=train_loader, val_dataloaders=val_loader)
     return _finish(cfg, run_dir, trainer, module, checkpoint, card, val)
 
 
