@@ -172,11 +172,16 @@ def read_preprocessed_layout(root: Path, splits: tuple[str, ...]) -> EmoticData:
             except RowProblem as problem:
                 data.skipped.append(SkippedRow(csv_path.name, label, str(problem)))
                 continue
-            ordinal = seen.get(person.key, 0)
-            seen[person.key] = ordinal + 1
-            person.key = f"{person.key}#{ordinal}"
-            data.persons.append(person)
+            _add_numbered(data, seen, person)
     return data
+
+
+def _add_numbered(data: EmoticData, seen: dict[str, int], person: EmoticPerson) -> None:
+    """Append ``person`` with its image key made unique: the n-th person of an image gets #n."""
+    ordinal = seen.get(person.key, 0)
+    seen[person.key] = ordinal + 1
+    person.key = f"{person.key}#{ordinal}"
+    data.persons.append(person)
 
 
 # ---------------------------------------------------------------- Kaggle annots_arrs
@@ -295,8 +300,5 @@ def read_kaggle_layout(root: Path, splits: tuple[str, ...],
                     data.skipped.append(SkippedRow(csv_path.name, f"row {position + 2}",
                                                    str(problem)))
                     continue
-                ordinal = seen.get(person.key, 0)
-                seen[person.key] = ordinal + 1
-                person.key = f"{person.key}#{ordinal}"
-                data.persons.append(person)
+                _add_numbered(data, seen, person)
     return data
