@@ -69,3 +69,32 @@ EMOTIC_CATEGORIES = LabelSpace(
 EMOTIC_VAD = LabelSpace(
     "emotic_vad", "regression", ("valence", "arousal", "dominance"), (1.0, 10.0)
 )
+
+# Aff-Wild2 (ABAW): the 8 expressions in the order of the EXPR annotation header (index 0-7)
+# and the 12 action units of the AU annotation header.
+AFFWILD2_EXPRESSIONS = LabelSpace(
+    "affwild2_expressions",
+    "single_label",
+    ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other"),
+)
+AFFWILD2_ACTION_UNITS = LabelSpace(
+    "affwild2_action_units",
+    "multi_label",
+    ("AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23", "AU24", "AU25", "AU26"),
+)
+
+# RAVDESS emotion codes 01-08 in order; the 7-class view merges calm into neutral.
+RAVDESS_LABELS = LabelSpace(
+    "ravdess",
+    "single_label",
+    ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"),
+)
+RAVDESS7_LABELS = LabelSpace(
+    "ravdess7",
+    "single_label",
+    ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"),
+)
+# CREMA-D emotion codes ANG, DIS, FEA, HAP, NEU, SAD in that order.
+CREMAD_LABELS = LabelSpace(
+    "crema_d", "single_label", ("angry", "disgust", "fear", "happy", "neutral", "sad")
+)
