@@ -86,6 +86,7 @@ class EmoticTrainerConfig:
     num_threads: int = 0  # torch CPU threads; 0 keeps the default
     feature_cache: bool = False  # frozen backbones: compute stream features once, reuse them
     cache_dir: str = ".cache/emotic_features"  # where cached features live (shared by runs)
+    resample: str = "none"  # none | mini | full: ADASYN on cached features (training/adasyn.py)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from emoscope.models.checkpoint import ModelCard, save_model
 from emoscope.models.multistream import MultiStreamModel, multistream_card
 from emoscope.models.streams import STREAMS
 from emoscope.registry import DATASETS, LOSSES, MODELS
+from emoscope.training.adasyn import resample_cached, write_resampling_report
 from emoscope.training.emotic_config import EmoticConfig
 from emoscope.training.feature_cache import cached_features
 from emoscope.training.history import read_history
@@ -127,6 +128,11 @@ def _loaders(cfg: EmoticConfig, network: MultiStreamModel, train: EmoticDataset,
                                      cfg.data.num_workers)
         val_data = cached_features(network, val, t.cache_dir, t.eval_batch_size,
                                    cfg.data.num_workers)
+        if t.resample != "none":
+            train_data = resample_cached(train_data, t.resample, t.seed, EMOTIC_CATEGORIES.labels)
+    elif t.resample != "none":
+        raise UserError(f"trainer.resample={t.resample}: ADASYN resamples cached features; set "
+                        "model.freeze_backbones=true and trainer.feature_cache=true")
     generator = torch.Generator().manual_seed(t.seed)
     workers = 0 if t.feature_cache else cfg.data.num_workers
     # drop_last: a last batch of one row would break BatchNorm in the fusion/heads
@@ -177,6 +183,7 @@ def train_emotic(cfg: EmoticConfig, resume: bool = False,
                                train.vad_stats, cfg.model.freeze_backbones, to_dict(cfg),
                                card=card.to_dict())
     train_loader, val_loader = _loaders(cfg, network, train, val)
+    write_resampling_report(train_loader.dataset, run_dir)
     trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader))
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,
                   train_dataloaders=train_loader, val_dataloaders=val_loader)
