@@ -1,0 +1,236 @@
+"""The HTTP service: ``create_app(settings)`` returns a FastAPI app with the analysis loaded.
+
+Routes: ``POST /analyze`` (upload or allowed server path -> the ``analyze --format json``
+table), ``GET /models``, ``GET /health``, ``GET /results/{id}/{name}`` (annotated media and
+plots of a recent request), ``GET /`` (the upload page) and ``GET /openapi.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from emoscope import __version__
+from emoscope.errors import MediaError, UserError
+from emoscope.serve.engine import AnalysisEngine, AnalysisTimeout, RequestOptions, ServiceBusy
+from emoscope.serve.results import MEDIA_TYPES, ResultStore
+from emoscope.serve.settings import ServeSettings
+from emoscope.serve.uploads import UploadError, receive_upload, resolve_server_path
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(str(resources.files("emoscope.serve") / "static"))
+# Multipart framing (boundaries, part headers) on top of the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class AnalyzeResponse(BaseModel):
+    """One analysed file: ``columns`` and ``rows`` are the ``analyze --format json`` table."""
+
+    source: str
+    kind: Literal["image", "video"]
+    model: str
+    frames: int
+    faces: int
+    elapsed_s: float
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    files: dict[str, str]  # name -> URL (annotated, timeline, distribution, heatmap)
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    version: str
+    model: str
+    detector: str
+    workers: int
+    uptime_s: float
+
+
+class ModelInfo(BaseModel):
+    name: str
+    task: str
+    labels: list[str]
+    input_size: list[int]
+    grayscale: bool
+    scores: dict[str, Any]
+    serving: bool
+
+
+_ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in (
+    (400, "Malformed request or unusable path"),
+    (403, "Server path outside the allowed folder, or server paths disabled"),
+    (404, "Server path not found"),
+    (413, "Upload larger than the limit"),
+    (415, "Not an image or video (content type or file signature)"),
+    (422, "Corrupt, truncated or empty media, or invalid options"),
+    (503, "No analyser became free in time"),
+    (504, "Analysis did not finish within the time limit"),
+)}
+
+_UPLOAD_BODY = {"requestBody": {"required": False, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "An image (jpeg, png, webp, bmp, gif, tiff) or a video "
+                                "(mp4, mov, webm, mkv, avi)"}}}}}}}
+
+
+def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) -> FastAPI:
+    """The service for ``settings``; detector and model load here, once (or pass ``engine``)."""
+    settings.validate()
+    owns_engine = engine is None
+    engine = engine or AnalysisEngine(settings)
+    store = ResultStore(settings.keep_results)
+    started = time.monotonic()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        store.close()
+        if owns_engine:
+            engine.close()
+
+    app = FastAPI(title="emoscope", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description="Per-face emotion tables for images and videos.")
+    app.state.settings, app.state.engine, app.state.store = settings, engine, store
+    _add_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/health", response_model=HealthResponse)
+    async def health() -> HealthResponse:
+        """Liveness: the model and detector are loaded and the service answers."""
+        return HealthResponse(status="ok", version=__version__, model=engine.card.name,
+                              detector=settings.detector, workers=settings.workers,
+                              uptime_s=round(time.monotonic() - started, 3))
+
+    @app.get("/models", response_model=list[ModelInfo])
+    async def models() -> list[ModelInfo]:
+        """The shipped models and the one being served (which may be a model file)."""
+        from emoscope.models.zoo import shipped_cards
+
+        cards = {card.name: card for card in shipped_cards()}
+        cards[engine.card.name] = engine.card
+        return [ModelInfo(name=c.name, task=c.task, labels=list(c.label_space.labels),
+                          input_size=list(c.preprocessing.input_size), grayscale=c.grayscale,
+                          scores=c.scores, serving=c.name == engine.card.name)
+                for c in cards.values()]
+
+    @app.get("/results/{result_id}/{name}", responses={404: _ERRORS[404]})
+    async def result_file(result_id: str, name: str) -> FileResponse:
+        """An annotated image/video or plot of a recent ``/analyze`` request."""
+        path = store.find(result_id, name)
+        if path is None:
+            raise UploadError(404, f"no result file '{name}' for id '{result_id}' (results "
+                                   f"are kept for the last {settings.keep_results} requests)")
+        return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix,
+                                                              "application/octet-stream"))
+
+    _add_analyze_route(app, settings, engine, store)
+    return app
+
+
+def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEngine,
+                       store: ResultStore) -> None:
+    @app.post("/analyze", response_model=AnalyzeResponse, responses=_ERRORS,
+              openapi_extra=_UPLOAD_BODY)
+    async def analyze(
+        request: Request,
+        path: str | None = Query(None, description="A file inside the --allow-path folder, "
+                                                    "instead of an upload"),
+        every: int = Query(1, ge=1, description="Analyse every N-th video frame"),
+        fps: float | None = Query(None, gt=0, description="Sample video at this rate"),
+        smooth: int = Query(1, ge=1, le=1000, description="Smoothing over K frames (1: off)"),
+        smooth_method: Literal["ema", "window"] = Query("ema"),
+        annotate: bool = Query(False, description="Draw boxes and labels (png or mp4)"),
+        plots: bool = Query(False, description="Timeline, distribution and heatmap plots"),
+    ) -> AnalyzeResponse:
+        """Analyse one uploaded file (multipart field ``file``) or one allowed server path."""
+        began = time.monotonic()
+        deadline = began + settings.timeout_s
+        options = RequestOptions(every, fps, smooth, smooth_method, annotate, plots)
+        result_id, folder = store.new_folder()
+        try:
+            if path is not None:
+                media, kind = resolve_server_path(path, settings.allow_path)
+                source = path
+            else:
+                _check_declared_length(request, settings.max_upload_bytes)
+                upload = await receive_upload(request.headers.get("content-type", ""),
+                                              request.stream(), folder,
+                                              settings.max_upload_bytes)
+                media, kind, source = upload.path, upload.kind, upload.source
+            result = await run_in_threadpool(engine.analyse, media, kind, source, options,
+                                             folder, deadline)
+        except BaseException:
+            store.discard(result_id)
+            raise
+        if path is None:
+            media.unlink(missing_ok=True)  # the upload itself is not a result
+        urls = store.publish(result_id, result.files) if result.files else {}
+        if not result.files:
+            store.discard(result_id)
+        return AnalyzeResponse(source=source, kind=result.kind, model=engine.card.name,
+                               frames=result.frames, faces=result.faces,
+                               elapsed_s=round(time.monotonic() - began, 4),
+                               columns=result.columns, rows=result.rows, files=urls)
+
+
+def _check_declared_length(request: Request, limit: int) -> None:
+    """Refuse before reading when the client announces a body beyond the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and \
+            int(declared) > limit + MULTIPART_OVERHEAD:
+        raise UploadError(413, f"upload of {int(declared) / 2**20:.1f} MB is larger than the "
+                               f"{limit / 2**20:g} MB limit")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def handler(status: int | None):
+        async def respond(request: Request, err: Exception) -> JSONResponse:
+            code = status if status is not None else err.status
+            message = str(err) if not isinstance(err, UploadError) else err.message
+            if code >= 500:
+                log.warning("%s %s: %s", request.method, request.url.path, message)
+            return JSONResponse({"detail": message}, status_code=code)
+        return respond
+
+    timeout = app.state.settings.timeout_s
+    app.add_exception_handler(UploadError, handler(None))
+    app.add_exception_handler(MediaError, handler(422))
+    app.add_exception_handler(UserError, handler(400))
+
+    async def timed_out(request: Request, err: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"analysis did not finish within {timeout:g} s"},
+                            status_code=504)
+
+    async def busy(request: Request, err: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"all analysers stayed busy for {timeout:g} s; "
+                                       "try again later"}, status_code=503)
+
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: "
+                             f"{e['msg']}" for e in err.errors())
+        return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(AnalysisTimeout, timed_out)
+    app.add_exception_handler(ServiceBusy, busy)

@@ -1,0 +1,197 @@
+"""The service's analysis: detectors and model loaded once, lent to one request at a time.
+
+A request gets the same table as ``emoscope analyze --format json`` (``{"columns", "rows"}``),
+optionally an annotated png/mp4 and the plots, within a deadline checked before every frame.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emoscope.data.video import Frame
+from emoscope.errors import MediaError
+from emoscope.inference.analyze import AnalyzeOptions, build_analyzer
+from emoscope.inference.pipeline import FrameAnalyzer, result_rows
+from emoscope.inference.smoothing import TrackSmoother
+from emoscope.inference.writers import conform, result_columns, rows_to_frame
+from emoscope.serve.settings import ServeSettings
+
+log = logging.getLogger(__name__)
+
+# pyplot keeps global state: two requests plotting at once would draw into each other's figures.
+_PLOT_LOCK = threading.Lock()
+
+
+class AnalysisTimeout(Exception):
+    """The request's deadline passed before its analysis finished."""
+
+
+class ServiceBusy(Exception):
+    """No analyser became free before the request's deadline."""
+
+
+@dataclass
+class RequestOptions:
+    """What one request may choose; everything else is fixed at start (``ServeSettings``)."""
+
+    every: int = 1
+    fps: float | None = None
+    smooth: int = 1
+    smooth_method: str = "ema"
+    annotate: bool = False
+    plots: bool = False
+
+
+@dataclass
+class AnalysisResult:
+    kind: str
+    frames: int
+    faces: int
+    columns: list[str]
+    rows: list[dict[str, object]]
+    files: dict[str, Path] = field(default_factory=dict)  # annotated, timeline, ...
+
+
+class AnalysisEngine:
+    """``settings.workers`` analysers (detector + model + tracker), built at start."""
+
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+        options = AnalyzeOptions(detector=settings.detector, threshold=settings.threshold,
+                                 min_face=settings.min_face, max_faces=settings.max_faces,
+                                 model=settings.model, device=settings.device,
+                                 batch_size=settings.batch_size,
+                                 detector_options=dict(settings.detector_options))
+        options.validate()
+        self._all = [build_analyzer(options) for _ in range(settings.workers)]
+        self._free: queue.Queue[FrameAnalyzer] = queue.Queue()
+        for analyzer in self._all:
+            self._free.put(analyzer)
+        predictor = self._all[0].predictor
+        self.card = predictor.card
+        self.labels = list(predictor.labels)
+        self.has_valence_arousal = predictor.has_valence_arousal
+        log.info("serving model %s with detector %s (%d analyser(s))", self.card.name,
+                 settings.detector, settings.workers)
+
+    @contextmanager
+    def lend(self, deadline: float) -> Iterator[FrameAnalyzer]:
+        """A free analyser for the block; ServiceBusy if none frees up before ``deadline``."""
+        try:
+            analyzer = self._free.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise ServiceBusy() from None
+        try:
+            yield analyzer
+        finally:
+            self._free.put(analyzer)
+
+    def analyse(self, path: Path, kind: str, source: str, options: RequestOptions,
+                out_dir: Path | None, deadline: float) -> AnalysisResult:
+        """Analyse one image or video file; MediaError for unreadable media."""
+        from emoscope.inference.sources_run import open_frames
+
+        if kind == "image":
+            check_image(path, source)
+        with self.lend(deadline) as analyzer:
+            try:
+                frames, _ = open_frames(path, kind, options.every, options.fps)
+            except MediaError as err:
+                raise MediaError(source, err.problem) from None
+            except (OSError, EOFError) as err:
+                raise MediaError(source, str(err)) from None
+            return self._run(analyzer, _until(frames, deadline), kind, source, options,
+                             out_dir)
+
+    def _run(self, analyzer: FrameAnalyzer, frames: Iterator[Frame], kind: str, source: str,
+             options: RequestOptions, out_dir: Path | None) -> AnalysisResult:
+        from emoscope.inference.annotate import VideoWriter, draw_faces, save_png
+        from emoscope.inference.sources_run import face_labels
+
+        analyzer.reset()
+        analyzer.smoother = TrackSmoother(options.smooth, options.smooth_method)
+        annotate = options.annotate and out_dir is not None
+        analyzer.keep_pixels = annotate
+        video = VideoWriter(out_dir / "annotated.mp4") if annotate and kind == "video" else None
+        rows: list[dict[str, object]] = []
+        files: dict[str, Path] = {}
+        frame_count = 0
+        try:
+            for result in analyzer.analyse(frames):
+                frame_count += 1
+                rows.extend(result_rows(result, source, self.labels))
+                if not annotate:
+                    continue
+                canvas = draw_faces(result.frame.rgb, face_labels(result, self.labels),
+                                    note=f"t={result.frame.time_s:.2f}s" if video else None)
+                if video is not None:
+                    video.write(canvas, result.frame.time_s)
+                else:
+                    files["annotated"] = save_png(canvas, out_dir / "annotated.png")
+        except (OSError, EOFError) as err:
+            raise MediaError(source, str(err)) from None
+        finally:
+            if video is not None:
+                written = video.close()
+                if written is not None:
+                    files["annotated"] = written
+        columns = result_columns(self.labels, self.has_valence_arousal,
+                                 analyzer.smoother.enabled)
+        table = conform(rows_to_frame(rows, columns), columns)
+        if options.plots and out_dir is not None:
+            files.update(self._plots(table, out_dir, options))
+        # Serialised as JsonWriter writes ``--format json``: same columns, same precision.
+        records = json.loads(table.to_json(orient="records", double_precision=6)) if len(table) \
+            else []
+        return AnalysisResult(kind, frame_count, len(table), list(columns), records, files)
+
+    def _plots(self, table, out_dir: Path, options: RequestOptions) -> dict[str, Path]:
+        from emoscope.inference.plots import plot_results
+
+        with _PLOT_LOCK:
+            written = plot_results(table, self.labels, out_dir, "plot",
+                                   max(options.smooth, 5), options.smooth_method)
+        return {p.stem.removeprefix("plot_"): p for p in written}
+
+    def close(self) -> None:
+        for analyzer in self._all:
+            analyzer.detector.close()
+
+
+def _until(frames: Iterator[Frame], deadline: float) -> Iterator[Frame]:
+    for frame in frames:
+        if time.monotonic() > deadline:
+            raise AnalysisTimeout()
+        yield frame
+
+
+def check_image(path: Path, source: str) -> None:
+    """Decode fully: the library's reader falls back to OpenCV, which shows a truncated JPEG
+    as a half-grey picture; a service should say the upload is broken instead."""
+    import warnings
+
+    from PIL import Image
+
+    from emoscope.data.images import MAX_PIXELS
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    return  # the reader refuses it with its own message, without decoding
+                image.load()
+    except Image.DecompressionBombError:
+        raise MediaError(source, "image too large to decode safely") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        if "truncated" in str(err) or "broken data stream" in str(err):
+            raise MediaError(source, f"truncated image ({err})") from None
+        # Other PIL failures (16-bit TIFF, ...) are left to the reader and its OpenCV fallback.

@@ -1,0 +1,47 @@
+"""Settings of ``emoscope serve``: one typed dataclass the CLI fills and the app reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emoscope.errors import UserError
+
+
+@dataclass
+class ServeSettings:
+    """Everything the service is started with; requests cannot change these."""
+
+    host: str = "127.0.0.1"  # loopback by default: exposing the service is a deliberate choice
+    port: int = 8000
+    model: str | None = None  # shipped name or model file; None = default face model
+    detector: str = "mediapipe"
+    device: str = "cpu"
+    threshold: float = 0.5
+    min_face: int = 20
+    max_faces: int = 0
+    batch_size: int = 64
+    detector_options: dict[str, object] = field(default_factory=dict)
+    max_upload_mb: float = 50.0  # enforced while the upload streams in
+    timeout_s: float = 60.0  # per request, waiting for a free analyser included
+    allow_path: str | None = None  # folder whose files may be named by ?path=; None: off
+    workers: int = 1  # analysers (detector + model) loaded at start; requests share them
+    keep_results: int = 64  # annotated images and plots kept for GET /results, oldest dropped
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def validate(self) -> None:
+        if not 0 < self.port < 65536:
+            raise UserError(f"--port must be in 1..65535, got {self.port}")
+        if self.max_upload_mb <= 0:
+            raise UserError(f"--max-upload-mb must be positive, got {self.max_upload_mb}")
+        if self.timeout_s <= 0:
+            raise UserError(f"--timeout must be positive, got {self.timeout_s}")
+        if self.workers < 1:
+            raise UserError(f"--workers must be at least 1, got {self.workers}")
+        if self.keep_results < 1:
+            raise UserError(f"--keep-results must be at least 1, got {self.keep_results}")
+        if self.allow_path is not None and not Path(self.allow_path).is_dir():
+            raise UserError(f"{self.allow_path}: --allow-path is not an existing folder")
