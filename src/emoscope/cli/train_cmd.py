@@ -80,6 +80,13 @@ def register(app: typer.Typer) -> None:
 
             run_emotic(config, overrides, resume, command)
             return
+        from emoscope.training.speech_config import is_speech_config
+
+        if is_speech_config(load_yaml(config)):  # task: speech
+            from emoscope.cli.speech_cmd import run_speech_training
+
+            run_speech_training(config, overrides, resume, command)
+            return
         from emoscope.training.config import TrainConfig
         from emoscope.training.train import train
 
@@ -108,6 +115,8 @@ def register(app: typer.Typer) -> None:
             "--out", help="Folder for confusion.png (default: beside --json).")] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 256,
         device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
+        runtime: Annotated[str, typer.Option(
+            "--runtime", help="torch or onnx (ONNX Runtime).")] = "torch",
         data: Annotated[list[str] | None, typer.Option(
             "--data", help="Dataset argument key=value, e.g. --data image_size=64 "
             "(repeatable).")] = None,
@@ -125,7 +134,7 @@ def register(app: typer.Typer) -> None:
         from emoscope.evaluation.plots import plot_confusion
 
         report = evaluate_model(model, dataset, root, split, tta_flip=tta_flip,
-                                batch_size=batch_size, device=device,
+                                batch_size=batch_size, device=device, runtime=runtime,
                                 dataset_kwargs=parse_key_values(data, "--data"))
         print_report(report)
         if json_path is not None:

@@ -1,0 +1,128 @@
+"""Lightning pieces of speech training: spectrogram crops as batches, and the module."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
+
+from emoscope.data.audio import fit_frames
+from emoscope.data.speech_arrays import SpeechArrays
+from emoscope.training.config import OptimConfig
+from emoscope.training.mixup import mix_batch
+
+
+class SpectrogramCrops(Dataset):
+    """Index -> (log-mel crop (n_mels, frames), label): random crops inside the clip when
+    training, the centred crop otherwise."""
+
+    def __init__(self, arrays: SpeechArrays, frames: int, train: bool, seed: int = 0):
+        self.arrays, self.frames, self.train = arrays, frames, train
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    def __getitem__(self, index: int):
+        length = int(self.arrays.lengths[index])
+        spec = self.arrays.features[index, :, :length]
+        offset = None
+        if self.train and length > self.frames:
+            offset = int(self.rng.integers(0, length - self.frames + 1))
+        crop = fit_frames(spec, self.frames, offset)
+        return torch.from_numpy(np.ascontiguousarray(crop)), int(self.arrays.labels[index])
+
+
+class SpeechDataModule(L.LightningDataModule):
+    def __init__(self, train: SpeechArrays, val: SpeechArrays, frames: int, batch_size: int,
+                 eval_batch_size: int, seed: int = 0):
+        super().__init__()
+        self.train_set = SpectrogramCrops(train, frames, True, seed)
+        self.val_set = SpectrogramCrops(val, frames, False)
+        self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self.train_set, self.batch_size, shuffle=True, generator=generator,
+                          drop_last=len(self.train_set) > self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, self.eval_batch_size, shuffle=False)
+
+
+class SpeechModule(L.LightningModule):
+    """Single-label speech classification: loss and optimiser settings passed in; logs
+    val/accuracy, val/uar (unweighted average recall) and val/macro_f1."""
+
+    def __init__(self, network: nn.Module, loss: nn.Module, optim: OptimConfig,
+                 num_classes: int, mixup_alpha: float = 0.0,
+                 config: dict[str, Any] | None = None, card: dict[str, Any] | None = None):
+        super().__init__()
+        self.network, self.loss, self.optim = network, loss, optim
+        self.num_classes, self.mixup_alpha = num_classes, mixup_alpha
+        self.config, self.card = config or {}, card
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.val_uar = MulticlassRecall(num_classes, average="macro")
+        self.val_macro_f1 = MulticlassF1Score(num_classes, average="macro")
+
+    def forward(self, spectrograms: torch.Tensor) -> torch.Tensor:
+        return self.network(spectrograms)["logits"]
+
+    def training_step(self, batch, batch_idx):
+        spectrograms, labels = batch
+        targets: torch.Tensor = labels
+        if self.mixup_alpha > 0:
+            (spectrograms,), targets = mix_batch((spectrograms,), labels, self.num_classes,
+                                                 self.mixup_alpha)
+        logits = self(spectrograms)
+        loss = self.loss(logits, targets)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/accuracy", (logits.argmax(1) == labels).float().mean(), on_step=False,
+                 on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        spectrograms, labels = batch
+        logits = self(spectrograms)
+        for metric in (self.val_accuracy, self.val_uar, self.val_macro_f1):
+            metric.update(logits, labels)
+        self.log("val/loss", nn.functional.cross_entropy(logits.float(), labels), on_epoch=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/accuracy", self.val_accuracy.compute(), prog_bar=True)
+        self.log("val/uar", self.val_uar.compute(), prog_bar=True)
+        self.log("val/macro_f1", self.val_macro_f1.compute())
+        for metric in (self.val_accuracy, self.val_uar, self.val_macro_f1):
+            metric.reset()
+
+    def configure_optimizers(self):
+        decay = [p for p in self.network.parameters() if p.requires_grad and p.ndim > 1]
+        no_decay = [p for p in self.network.parameters() if p.requires_grad and p.ndim <= 1]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.optim.weight_decay},
+             {"params": no_decay, "weight_decay": 0.0}], lr=self.optim.lr)
+        if self.optim.scheduler != "cosine":
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(self.optim.warmup_epochs * total / max(1, self.trainer.max_epochs or 1))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / max(1, warmup)
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler,
+                                                         "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["emoscope_config"] = self.config
+        if self.card is not None:
+            checkpoint["emoscope_card"] = self.card

@@ -1,0 +1,148 @@
+"""``train_speech(cfg)``: one speech emotion training run, callable from tests without the CLI.
+
+Spectrograms are computed once per dataset split (and cached on disk); epochs only crop them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+
+from emoscope.config import to_dict
+from emoscope.data.speech_arrays import SpeechArrays
+from emoscope.errors import UserError
+from emoscope.labels import LabelSpace
+from emoscope.models.backbones import Preprocessing
+from emoscope.models.checkpoint import ModelCard, save_model
+from emoscope.registry import DATASETS, MODELS
+from emoscope.training.history import read_history
+from emoscope.training.losses import build_loss
+from emoscope.training.speech_config import SpeechTrainConfig
+from emoscope.training.speech_module import SpeechDataModule, SpeechModule
+from emoscope.training.train import TrainResult, fit_resumable, start_run
+from emoscope.utils.files import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def load_speech_split(cfg: SpeechTrainConfig, split: str) -> SpeechArrays:
+    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
+
+    arrays = DATASETS.build(cfg.data.dataset, root=cfg.data.root, split=split,
+                            cache_dir=cfg.data.cache_dir or None,
+                            front_end=cfg.audio.to_dict(), **cfg.data.kwargs)
+    if not isinstance(arrays, SpeechArrays):
+        raise UserError(f"dataset '{cfg.data.dataset}' gives no speech spectrograms")
+    return arrays
+
+
+def build_speech_network(cfg: SpeechTrainConfig, num_classes: int) -> tuple[nn.Module, dict]:
+    kwargs = {"num_classes": num_classes, "n_mels": cfg.audio.n_mels,
+              "dropout": cfg.model.dropout, "spec_augment": cfg.model.spec_augment,
+              **cfg.model.kwargs}
+    if cfg.model.architecture == "speech_timm":
+        kwargs["backbone"] = cfg.model.backbone
+    from emoscope import components  # noqa: F401  (fills the MODELS registry)
+
+    network = MODELS.build(cfg.model.architecture, pretrained=cfg.model.pretrained, **kwargs)
+    return network, kwargs
+
+
+def speech_card(cfg: SpeechTrainConfig, arch_kwargs: dict, label_space: LabelSpace,
+                command: str, train: SpeechArrays, val: SpeechArrays) -> ModelCard:
+    frames = cfg.audio.frames(cfg.data.crop_seconds)
+    speakers = {"train": sorted(set(map(int, train.speakers))) if train.speakers is not None
+                else [], "val": sorted(set(map(int, val.speakers))) if val.speakers is not None
+                else []}
+    return ModelCard(
+        name=cfg.name, architecture=cfg.model.architecture, architecture_kwargs=arch_kwargs,
+        label_space=label_space, task="speech_emotion",
+        preprocessing=Preprocessing((1, cfg.audio.n_mels, frames), (0.0,), (1.0,)),
+        data=(f"{cfg.data.dataset} {cfg.data.root}: {len(train)} clips of speakers "
+              f"{speakers['train']} (split {cfg.data.train_split}); validated on {len(val)} "
+              f"clips of speakers {speakers['val']} (split {cfg.data.val_split})"),
+        recipe=json.dumps(to_dict(cfg), sort_keys=True), command=command,
+        extra={"audio": cfg.audio.to_dict(), "crop_seconds": cfg.data.crop_seconds,
+               "input": "log-mel (n_mels, frames), natural log of mel power + 1e-6",
+               "speakers": speakers},
+    )
+
+
+def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
+                 command: str | None = None) -> TrainResult:
+    """Train, keep the best checkpoint on the validation speakers, export safetensors + card.
+
+    Writes to ``out_dir/name`` as ``train`` does (config.yaml, checkpoints, metrics.csv,
+    history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png).
+    """
+    run_dir, last_ckpt = start_run(cfg, resume)
+    train_set = load_speech_split(cfg, cfg.data.train_split)
+    val_set = load_speech_split(cfg, cfg.data.val_split)
+    if train_set.speakers is not None and val_set.speakers is not None:
+        shared = set(train_set.speakers.tolist()) & set(val_set.speakers.tolist())
+        if shared:
+            raise UserError(f"speakers {sorted(shared)} are in both training and validation")
+    label_space = train_set.label_space
+    network, arch_kwargs = build_speech_network(cfg, label_space.num_classes)
+    card = speech_card(cfg, arch_kwargs, label_space, command or " ".join(sys.argv),
+                       train_set, val_set)
+    loss = build_loss(cfg.loss.name, label_smoothing=cfg.loss.label_smoothing)
+    module = SpeechModule(network, loss, cfg.optim, label_space.num_classes, cfg.mixup_alpha,
+                          to_dict(cfg), card.to_dict())
+    frames = cfg.audio.frames(cfg.data.crop_seconds)
+    data = SpeechDataModule(train_set, val_set, frames, cfg.trainer.batch_size,
+                            cfg.trainer.eval_batch_size, cfg.trainer.seed)
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
+                                 monitor=cfg.trainer.monitor, mode="max", save_last=True)
+    trainer = L.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        max_time={"minutes": cfg.trainer.max_minutes} if cfg.trainer.max_minutes > 0 else None,
+        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
+        precision="32-true", callbacks=[checkpoint],
+        logger=CSVLogger(str(run_dir), name="", version=""),
+        enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
+        default_root_dir=str(run_dir),
+        log_every_n_steps=max(1, min(10, len(train_set) // cfg.trainer.batch_size)),
+    )
+    fit_resumable(trainer, run_dir, last_ckpt, resume, model=module, datamodule=data)
+    return _finish(cfg, run_dir, module, checkpoint, network, card, val_set)
+
+
+def _finish(cfg: SpeechTrainConfig, run_dir: Path, module: SpeechModule,
+            checkpoint: ModelCheckpoint, network: nn.Module, card: ModelCard,
+            val_set: SpeechArrays) -> TrainResult:
+    from emoscope.evaluation.evaluate import write_report
+    from emoscope.evaluation.plots import plot_confusion, plot_history
+    from emoscope.evaluation.speech import evaluate_speech_arrays
+
+    if checkpoint.best_model_path:
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["state_dict"])
+    history = read_history(run_dir)
+    best_row = max((r for r in history if cfg.trainer.monitor in r),
+                   key=lambda r: r[cfg.trainer.monitor], default={})
+    scores = {k: round(float(v), 4) for k, v in best_row.items()
+              if k.startswith("val/") and v == v}
+    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    network = network.cpu().eval()
+    report = evaluate_speech_arrays(network, card, val_set)
+    scores.update(val_clip_accuracy=round(report["accuracy"], 4),
+                  val_clip_uar=round(report["uar"], 4))
+    card.scores = scores
+    model_path = save_model(network, card, run_dir / "model")
+    atomic_write_text(run_dir / "final_metrics.json", json.dumps({"best": scores}, indent=2))
+    report.update(dataset=cfg.data.dataset, split=cfg.data.val_split)
+    write_report(report, run_dir / "val_report.json")
+    plot_confusion(report["confusion_matrix"], report["labels"], run_dir / "confusion.png",
+                   title=f"{card.name} on {cfg.data.dataset} {cfg.data.val_split}")
+    if history:
+        plot_history(history, run_dir / "history.png")
+    return TrainResult(run_dir, model_path, scores, history, network)
