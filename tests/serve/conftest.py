@@ -50,3 +50,15 @@ def make_client(engine, tiny_model_path):
 @pytest.fixture
 def client(make_client, one_torch_thread):
     return make_client()
+
+
+@pytest.fixture(scope="module")
+def live_url(engine, tiny_model_path):
+    """A real uvicorn server on 127.0.0.1:<free port> (1 MB upload limit), stopped after."""
+    from emoscope.serve.app import create_app
+    from emoscope.serve.server import BackgroundServer
+    from emoscope.serve.settings import ServeSettings
+
+    app = create_app(ServeSettings(model=str(tiny_model_path), max_upload_mb=1), engine=engine)
+    with BackgroundServer(app) as url:
+        yield url

@@ -1,0 +1,39 @@
+"""A real uvicorn server on loopback: streaming limits over a socket, keeps serving, stops."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+
+def test_chunked_oversized_upload_is_cut_off_and_server_keeps_serving(live_url, photo_jpeg,
+                                                                      one_torch_thread):
+    boundary = "emoscope-test-boundary"
+
+    def body():  # chunked: no Content-Length, so only the streaming count can stop it
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+               f"filename=\"big.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode()
+        yield photo_jpeg[:3]
+        for _ in range(40):  # 40 x 64 KB = 2.5 MB against a 1 MB limit
+            yield os.urandom(64 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    with httpx.Client(base_url=live_url, timeout=30) as client:
+        response = client.post("/analyze", content=body(), headers={
+            "content-type": f"multipart/form-data; boundary={boundary}"})
+        assert response.status_code == 413
+        assert response.json()["detail"] == "big.jpg: upload larger than the 1 MB limit"
+        assert client.get("/health").json()["status"] == "ok"
+        good = client.post("/analyze", files={"file": ("a.jpg", photo_jpeg, "image/jpeg")})
+        assert good.status_code == 200 and good.json()["faces"] == 1
+
+
+def test_page_and_static_files_are_served(live_url):
+    with httpx.Client(base_url=live_url, timeout=30) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and 'id="file"' in page.text
+        script = client.get("/static/app.js")
+        assert script.status_code == 200 and "/analyze" in script.text
+        assert client.get("/static/../settings.py").status_code == 404
+        assert client.get("/static/%2e%2e/settings.py").status_code == 404
