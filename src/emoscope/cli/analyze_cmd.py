@@ -76,6 +76,7 @@ def _register_analyze(app: typer.Typer) -> None:
         detector: str = typer.Option("mediapipe", help="Face detector (emoscope list detectors)."),
         model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
+        runtime: str = typer.Option("torch", help="torch or onnx (ONNX Runtime)."),
         batch_size: int = typer.Option(64, help="Faces per model batch."),
         smooth: int = typer.Option(1, help="Temporal smoothing over K frames per track (1: off)."),
         smooth_method: str = typer.Option("ema", help="ema or window."),
@@ -93,7 +94,8 @@ def _register_analyze(app: typer.Typer) -> None:
 
         options = AnalyzeOptions(
             out=out, format=fmt, every=every, fps=fps, detector=detector, model=model,
-            device=device, batch_size=batch_size, smooth=smooth, smooth_method=smooth_method,
+            device=device, runtime=runtime, batch_size=batch_size, smooth=smooth,
+            smooth_method=smooth_method,
             annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
             threshold=threshold, detector_options=parse_overrides(detector_opt, "--detector-opt"))
         report = run_analysis(list(inputs), options, progress=RichProgress(),

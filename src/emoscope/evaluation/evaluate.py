@@ -114,12 +114,20 @@ def evaluate_arrays(
 
 
 def resolve_model(model: ModelArg, task: str = "face_expression",
-                  device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard, str]:
+                  device: str | torch.device = "cpu",
+                  runtime: str = "torch") -> tuple[nn.Module, ModelCard, str]:
     """A loaded (model, card, source): from a shipped name, a file path, None (the task's
-    default model) or an already-loaded (model, card) pair."""
+    default model) or an already-loaded (model, card) pair; runtime ``onnx`` gives an ONNX
+    Runtime session that answers like the model (``inference/onnx_backend.py``)."""
     if isinstance(model, tuple):
         network, card = model
         return network, card, card.name
+    if runtime != "torch":
+        from emoscope.inference.onnx_backend import check_runtime, load_onnx
+
+        check_runtime(runtime)
+        network, card = load_onnx(model, task, str(device))
+        return network, card, f"{model or card.name} (onnx)"
     from emoscope import components  # noqa: F401  (fills the MODELS registry)
     from emoscope.models.checkpoint import load_model
     from emoscope.models.zoo import resolve_model_path
@@ -140,6 +148,7 @@ def evaluate_model(
     cache_dir: str | Path | None = None,
     dataset_kwargs: dict[str, Any] | None = None,
     task: str = "face_expression",
+    runtime: str = "torch",
 ) -> dict[str, Any]:
     """Accuracy (0-1), macro-F1, per-class scores and the confusion matrix of a model on one
     split of a registered dataset; preprocessing comes from the model card only."""
@@ -149,14 +158,15 @@ def evaluate_model(
     loader = DATASETS.get(dataset)
     if not Path(root).exists():
         raise UserError(f"{root}: dataset root not found")
-    network, card, source = resolve_model(model, task, device)
+    network, card, source = resolve_model(model, task, device, runtime)
     arrays = loader(root=root, split=split, cache_dir=cache_dir, **(dataset_kwargs or {}))
     if arrays.label_space.kind != "single_label":
         raise UserError(f"dataset '{dataset}' is {arrays.label_space.kind}; evaluate scores "
                         "single-label classification")
     log.info("evaluating %s on %s %s (%d faces)", card.name, dataset, split, len(arrays))
     report = evaluate_arrays(network, card, arrays, batch_size, device, tta_flip)
-    report.update(model_path=source, dataset=dataset, root=str(root), split=split)
+    report.update(model_path=source, dataset=dataset, root=str(root), split=split,
+                  runtime=runtime)
     return report
 
 

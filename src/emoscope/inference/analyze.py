@@ -35,6 +35,7 @@ class AnalyzeOptions:
     max_faces: int = 0  # per frame, most confident first; 0 = all
     model: str | None = None  # shipped name or path; None = default face model
     device: str = "cpu"
+    runtime: str = "torch"  # torch | onnx (ONNX Runtime, inference/onnx_backend.py)
     batch_size: int = 64
     smooth: int = 1  # frames; 1 = off
     smooth_method: str = "ema"  # ema | window
@@ -109,6 +110,7 @@ def build_analyzer(options: AnalyzeOptions):
     from emoscope.inference.predictor import FacePredictor
 
     predictor = FacePredictor.from_name(options.model, device=options.device,
+                                        runtime=options.runtime,
                                         batch_size=options.batch_size)
     detector = build_detector(options.detector, threshold=options.threshold,
                               min_face=options.min_face, max_faces=options.max_faces,

@@ -101,11 +101,18 @@ class FacePredictor:
 
     @classmethod
     def from_name(cls, name_or_path: str | Path | None, device: str = "cpu",
-                  **options: object) -> FacePredictor:
-        """A shipped model by name (None: the default face model) or a file path."""
+                  runtime: str = "torch", **options: object) -> FacePredictor:
+        """A shipped model by name (None: the default face model) or a file path; runtime
+        ``onnx`` runs it in ONNX Runtime (``inference/onnx_backend.py``)."""
         from emoscope import components  # noqa: F401  (registers the architectures)
         from emoscope.models import zoo
 
+        if runtime != "torch":
+            from emoscope.inference.onnx_backend import check_runtime, load_onnx
+
+            check_runtime(runtime)
+            model, card = load_onnx(name_or_path, "face_expression", resolve_device(device).type)
+            return cls(model, card, device=device, **{"channels_last": False, **options})
         model, card = zoo.load(name_or_path, task="face_expression", device="cpu")
         return cls(model, card, device=device, **options)
 

@@ -120,7 +120,9 @@ class MultiStreamModel(nn.Module):
         if present is None or bool(present.all()):
             return backbone(images)
         keep = present > 0.5
-        if self.training and int(keep.sum()) < 2:
+        # ONNX export traces one path for every batch: zeroing after the backbone is (in eval
+        # mode) the same answer without data-dependent shapes.
+        if (self.training and int(keep.sum()) < 2) or torch.jit.is_tracing():
             feats = backbone(images)
             return torch.where(keep.unsqueeze(1), feats, torch.zeros((), device=feats.device))
         out = images.new_zeros(images.shape[0], feature_width(backbone))
