@@ -98,3 +98,8 @@ RAVDESS7_LABELS = LabelSpace(
 CREMAD_LABELS = LabelSpace(
     "crema_d", "single_label", ("angry", "disgust", "fear", "happy", "neutral", "sad")
 )
+
+# CAER-S (Lee et al. 2019): its seven class folders, in sorted order.
+CAER_S_LABELS = LabelSpace(
+    "caer_s", "single_label", ("Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
+)

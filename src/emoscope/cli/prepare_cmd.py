@@ -13,6 +13,9 @@ def register(app: typer.Typer) -> None:
     prepare = typer.Typer(help="One-off dataset preparation (face boxes, caches).",
                           no_args_is_help=True)
     app.add_typer(prepare, name="prepare")
+    from emoscope.cli.caer_cmd import register_prepare
+
+    register_prepare(prepare)  # prepare caer-s
 
     @prepare.command("emotic")
     def emotic(

@@ -75,6 +75,13 @@ def register(app: typer.Typer) -> None:
         command = shlex.join(["emoscope", "train", str(config),
                               *(f"--set={item}" for item in overrides or []),
                               *(["--resume"] if resume else [])])
+        from emoscope.training.clef_config import is_clef_config
+
+        if is_clef_config(load_yaml(config)):  # task: clef (CAER-S, CLEF)
+            from emoscope.cli.caer_cmd import run_clef
+
+            run_clef(config, overrides, resume, command)
+            return
         if is_emotic_config(load_yaml(config)):  # task: emotic (or data.dataset: emotic)
             from emoscope.cli.emotic_cmd import run_emotic
 
@@ -124,6 +131,12 @@ def register(app: typer.Typer) -> None:
         """Accuracy, macro-F1, per-class scores and the confusion matrix of a model; on
         EMOTIC (--dataset emotic) mAP, per-class AP and VAD MAE, written as
         evaluation_metrics.txt/.json into --out (default: the model's folder)."""
+        if dataset == "caer_s":
+            from emoscope.cli.caer_cmd import evaluate_caer_command
+
+            evaluate_caer_command(model, root, split or "test", json_path, batch_size, device,
+                                  parse_key_values(data, "--data"))
+            return
         if dataset == "emotic":
             from emoscope.cli.emotic_cmd import evaluate_emotic_command
 

@@ -1,0 +1,97 @@
+"""CAER-S and CLEF from the command line:
+
+    emoscope prepare caer-s ROOT                 # detect + cache {split}_face_coords.json
+    emoscope train configs/clef_caer_s.yaml --set data.root=ROOT        # task: clef
+    emoscope evaluate --dataset caer_s --root ROOT --model RUN/model.json
+
+``emoscope train`` dispatches ``task: clef`` YAMLs here; ``emoscope evaluate --dataset
+caer_s`` prints every head (factual, factual_model, context, tie) side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from emoscope.errors import UserError
+
+
+def run_clef(config: Path, overrides: list[str] | None, resume: bool, command: str) -> None:
+    """Merge a CAER-S / CLEF config and train it; prints the best scores and the outputs."""
+    from emoscope.cli.train_cmd import print_metrics
+    from emoscope.config import merge_config
+    from emoscope.training.clef_config import ClefConfig
+    from emoscope.training.train_clef import train_clef
+
+    cfg = merge_config(ClefConfig, config, overrides)
+    result = train_clef(cfg, resume=resume, command=command)
+    print_metrics(f"{cfg.name}: best epoch on {cfg.data.val_split}", result.metrics)
+    typer.echo(f"model: {result.model_path}")
+    typer.echo(f"run: {result.run_dir}")
+
+
+def format_heads(report: dict[str, Any]) -> str:
+    """The side-by-side table of every head's accuracy and macro-F1."""
+    from emoscope.evaluation.counterfactual import side_by_side
+
+    lines = [f"{'head':<14}{'accuracy':>10}{'macro-F1':>10}"]
+    for head, accuracy, macro_f1 in side_by_side(report):
+        mark = "  <- debiased" if head == "tie" else ""
+        lines.append(f"{head:<14}{accuracy:>10.4f}{macro_f1:>10.4f}{mark}")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_caer_command(model: str | None, root: Path, split: str, json_path: Path | None,
+                          batch_size: int, device: str, dataset_kwargs: dict[str, Any]) -> None:
+    """``emoscope evaluate --dataset caer_s``: every head side by side, optionally as JSON."""
+    from emoscope.evaluation.counterfactual import evaluate_caer
+    from emoscope.evaluation.evaluate import write_report
+
+    if model is None:
+        raise UserError("--dataset caer_s needs --model (a trained run's model.json or .ckpt)")
+    report = evaluate_caer(model, root, split, batch_size, device, dataset_kwargs)
+    typer.echo(f"{report['model']} on CAER-S {split} ({report['n']} frames)")
+    typer.echo(format_heads(report), nl=False)
+    if json_path is not None:
+        write_report(report, json_path)
+        typer.echo(f"report: {json_path}")
+
+
+def register_prepare(prepare: typer.Typer) -> None:
+    """Adds ``prepare caer-s`` to the ``prepare`` command group."""
+
+    @prepare.command("caer-s")
+    def caer_s(
+        root: str = typer.Argument(..., help="CAER-S root (holding train/ and test/)."),
+        detector: str = typer.Option("mediapipe", help="Face detector."),
+        detector_opt: list[str] = typer.Option(  # noqa: B008
+            None, "--detector-opt", help="Detector setting KEY=VALUE, e.g. model=full."),
+        split: list[str] = typer.Option(  # noqa: B008
+            None, "--split", help="Only these splits (repeatable; default: train, test)."),
+    ) -> None:
+        """Detect the subject's face in every frame (the largest face) and cache the boxes in
+        ROOT/{split}_face_coords.json; frames already in the file are kept."""
+        from emoscope.cli.analyze_cmd import RichProgress
+        from emoscope.config import parse_overrides
+        from emoscope.data.caer_faces import detect_face_coords
+        from emoscope.data.caer_s import find_root, scan_split
+        from emoscope.inference.detectors.base import build_detector
+
+        base = find_root(root)
+        splits = tuple(split) if split else ("train", "test")
+        images = {s: [rel for rel, _ in scan_split(base, s)] for s in splits}
+        options = parse_overrides(detector_opt, "--detector-opt")
+        with build_detector(detector, **options) as face_detector:
+            for name in splits:
+                bar = RichProgress()
+                bar.start(f"{name} faces", len(images[name]))
+                try:
+                    path, computed, reused, with_face = detect_face_coords(
+                        base, name, images[name], face_detector,
+                        progress=lambda done, total, bar=bar: bar.advance())
+                finally:
+                    bar.finish()
+                typer.echo(f"{name}: {len(images[name])} frame(s): {computed} computed, "
+                           f"{reused} already cached, {with_face} with a face -> {path}")

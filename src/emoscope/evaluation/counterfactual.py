@@ -1,0 +1,101 @@
+"""CAER-S scores of context-aware models and CLEF: top-1 accuracy, macro-F1 and per-class
+scores of every head side by side (factual = phi(Y_c, Y_e) with the context's direct effect,
+factual_model = Y_e, context = Y_c alone, tie = the debiased prediction); a plain model (a
+baseline, the face-only control) has ``factual`` only."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from emoscope.errors import UserError
+from emoscope.evaluation.metrics import classification_report
+from emoscope.models.checkpoint import ModelCard
+from emoscope.models.counterfactual import CounterfactualModel, factual_scores
+
+log = logging.getLogger(__name__)
+
+HEAD_ORDER = ("factual", "factual_model", "context", "tie")
+
+
+def head_scores(network: nn.Module,
+                outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per head, (N, C) scores whose argmax is that head's prediction."""
+    if isinstance(network, CounterfactualModel):
+        return {"factual": outputs["fused_log_prob"], "factual_model": outputs["factual"],
+                "context": outputs["context"], "tie": outputs["tie"]}
+    return {"factual": factual_scores(outputs)}
+
+
+@torch.no_grad()
+def predict_heads(network: nn.Module, dataset: Dataset, batch_size: int = 64,
+                  device: str | torch.device = "cpu",
+                  num_workers: int = 0) -> dict[str, np.ndarray]:
+    """Per head the (N, C) scores, and ``label`` (N,), over ``dataset`` in order."""
+    network = network.to(device).eval()
+    collected: dict[str, list[np.ndarray]] = {}
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                            num_workers=num_workers):
+        inputs = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        for head, scores in head_scores(network, network(inputs)).items():
+            collected.setdefault(head, []).append(scores.float().cpu().numpy())
+        collected.setdefault("label", []).append(batch["label"].numpy())
+    return {k: np.concatenate(v) for k, v in collected.items()}
+
+
+def score_heads(collected: dict[str, np.ndarray], labels: Sequence[str]) -> dict[str, Any]:
+    """``heads``: a classification report per head; ``accuracy`` / ``macro_f1`` of the main
+    head (tie when present, else factual) at the top level."""
+    targets = collected["label"]
+    heads = {h: classification_report(targets, collected[h].argmax(1), labels)
+             for h in HEAD_ORDER if h in collected}
+    if not heads:
+        raise UserError("no prediction heads to score")
+    main = "tie" if "tie" in heads else "factual"
+    return {"main_head": main, "accuracy": heads[main]["accuracy"],
+            "macro_f1": heads[main]["macro_f1"], "n": int(len(targets)), "heads": heads}
+
+
+def side_by_side(report: dict[str, Any]) -> list[tuple[str, float, float]]:
+    """(head, accuracy, macro-F1) rows in ``HEAD_ORDER``."""
+    return [(h, r["accuracy"], r["macro_f1"]) for h, r in report["heads"].items()]
+
+
+def card_dataset_options(card: ModelCard) -> dict[str, Any]:
+    """CAER-S dataset arguments that reproduce a model's inputs (no augmentation)."""
+    stored = card.extra.get("caer")
+    if not stored:
+        raise UserError(f"model card '{card.name}' is not a CAER-S model (no 'caer' entry); "
+                        "train it with a task: clef config")
+    return {"streams": stored["streams"], "mask": stored.get("mask", "box")}
+
+
+def evaluate_caer(model: Any, root: str | Path, split: str = "test", batch_size: int = 64,
+                  device: str | torch.device = "cpu",
+                  dataset_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every head's scores of a model (path or (network, card)) on one CAER-S split."""
+    from emoscope.evaluation.evaluate import resolve_model
+    from emoscope.registry import DATASETS
+
+    if not Path(root).exists():
+        raise UserError(f"{root}: dataset root not found")
+    network, card, source = resolve_model(model, "context_emotion", device)
+    options = {**card_dataset_options(card), **(dataset_kwargs or {})}
+    dataset = DATASETS.build("caer_s", root=root, split=split, train=False, **options)
+    log.info("evaluating %s on CAER-S %s (%d frames)", card.name, split, len(dataset))
+    started = time.perf_counter()
+    collected = predict_heads(network, dataset, batch_size, device)
+    seconds = time.perf_counter() - started
+    report = score_heads(collected, card.label_space.labels)
+    report.update(model=card.name, model_path=source, dataset="caer_s", root=str(root),
+                  split=split, seconds=round(seconds, 3),
+                  frames_per_second=round(len(dataset) / max(seconds, 1e-9), 1))
+    return report

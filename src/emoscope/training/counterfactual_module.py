@@ -1,0 +1,100 @@
+"""The LightningModule of CAER-S runs: a plain context-aware model (cross-entropy) or a CLEF
+wrapper (``CounterfactualLoss``); validation scores every head side by side.
+
+Heads (``HEADS``): ``factual`` (the fused prediction phi(Y_c, Y_e), what the model predicts
+*with* the context's direct effect), ``factual_model`` (Y_e, the wrapped model's own logits),
+``context`` (Y_c, the context branch alone) and ``tie`` (the debiased prediction). A plain
+model has ``factual`` only. The monitored score is ``val/acc`` (TIE for CLEF).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from emoscope.errors import UserError
+from emoscope.evaluation.counterfactual import head_scores
+from emoscope.models.counterfactual import CounterfactualModel, factual_scores
+from emoscope.training.clef_config import ClefOptimConfig
+
+MONITOR = "val/acc"
+HEADS = ("factual", "factual_model", "context", "tie")  # see evaluation.counterfactual
+
+
+class CounterfactualModule(L.LightningModule):
+    """Trains ``network`` on CAER-S item dicts (``label`` targets).
+
+    loss: a ``CounterfactualLoss`` for a CLEF network, None for a plain one (cross-entropy).
+    freeze_factual: the wrapped factual model gets no gradient and stays in eval mode.
+    """
+
+    def __init__(self, network: nn.Module, loss: nn.Module | None, optim: ClefOptimConfig,
+                 num_classes: int, freeze_factual: bool = False, label_smoothing: float = 0.0,
+                 config: dict[str, Any] | None = None, card: dict[str, Any] | None = None):
+        super().__init__()
+        self.network, self.loss, self.optim = network, loss, optim
+        self.is_clef = isinstance(network, CounterfactualModel)
+        if self.is_clef and loss is None:
+            raise UserError("a CLEF network needs the clef loss")
+        self.freeze_factual = freeze_factual and self.is_clef
+        if self.freeze_factual:
+            network.factual.requires_grad_(False)
+        self.label_smoothing = label_smoothing
+        self.config, self.card = config or {}, card
+        heads = HEADS if self.is_clef else ("factual",)
+        self.accuracy = nn.ModuleDict({h: MulticlassAccuracy(num_classes, average="micro")
+                                       for h in heads})
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_factual:
+            self.network.factual.eval()
+        return self
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.network(batch)
+
+    def training_step(self, batch, batch_idx):
+        outputs = self(batch)
+        n = int(batch["label"].shape[0])
+        if self.is_clef:
+            parts = self.loss(outputs, batch["label"], self.network, self.global_step)
+            for key in ("factual", "context", "kl"):
+                self.log(f"train/loss_{key}", parts[key], on_step=False, on_epoch=True,
+                         batch_size=n)
+            loss = parts["loss"]
+        else:
+            loss = F.cross_entropy(factual_scores(outputs), batch["label"],
+                                   label_smoothing=self.label_smoothing)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        scores = head_scores(self.network, self(batch))
+        for head, metric in self.accuracy.items():
+            metric.update(scores[head].argmax(1), batch["label"])
+
+    def on_validation_epoch_end(self) -> None:
+        for head, metric in self.accuracy.items():
+            self.log(f"val/acc_{head}", metric.compute())
+            metric.reset()
+        main = "tie" if self.is_clef else "factual"
+        self.log(MONITOR, self.trainer.callback_metrics[f"val/acc_{main}"], prog_bar=True)
+
+    def configure_optimizers(self):
+        kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+        if self.optim.optimizer not in kinds:
+            raise UserError(f"unknown optimizer '{self.optim.optimizer}'; known: adam, adamw")
+        params = [p for p in self.network.parameters() if p.requires_grad]
+        return kinds[self.optim.optimizer](params, lr=self.optim.lr,
+                                           weight_decay=self.optim.weight_decay)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["emoscope_config"] = self.config
+        if self.card is not None:
+            checkpoint["emoscope_card"] = self.card
