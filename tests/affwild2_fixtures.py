@@ -4,10 +4,11 @@
 (``annotations/{VA_Estimation,EXPR_Recognition,AU_Detection}_Challenge/{Train,Validation}_Set``)
 and the multi-task list files (``MTL_Challenge/{training,validation}_set_annotations.txt``).
 
-A frame shows its labels: expression ``c`` is a bright bar in band ``c`` of the green channel,
-valence / arousal set the red / blue background level, and each active AU lights one square of
-a 4x3 grid. Missing labels follow the published markers (-5 VA, -1 expression and AU); one
-annotated frame per video has no image (no face found), and one video has no AU file.
+A frame shows its labels without depending on position (so a pooled network can learn them):
+expression ``c`` sets the green level, valence / arousal the red / blue level, and each active
+AU lights one square of a 4x3 grid. Missing labels follow the published markers (-5 VA, -1
+expression and AU); one annotated frame per video has no image (no face found), and one video
+has no AU file.
 """
 
 from __future__ import annotations
@@ -46,9 +47,7 @@ def draw_frame(expression: int, va: tuple[float, float], aus: np.ndarray,
     image = rng.integers(0, 30, size=(SIZE, SIZE, 3)).astype(np.int16)
     image[..., 0] += int(round(110 + 100 * va[0]))
     image[..., 2] += int(round(110 + 100 * va[1]))
-    image[..., 1] += 40
-    top = 2 + 3 * max(expression, 0)
-    image[top:top + 2, 4:44, 1] = 250
+    image[..., 1] += 15 + 28 * expression
     for k, active in enumerate(aus):
         if active > 0:
             row, col = divmod(k, 4)

@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "emoscope.cli.train_cmd",
     "emoscope.cli.prepare_cmd",
     "emoscope.cli.emotic_cmd",
+    "emoscope.cli.ensemble_cmd",
     "emoscope.cli.serve_cmd",
     "emoscope.cli.export_cmd",
 )

@@ -82,6 +82,13 @@ def register(app: typer.Typer) -> None:
 
             run_clef(config, overrides, resume, command)
             return
+        from emoscope.training.affwild2_config import is_affwild2_config
+
+        if is_affwild2_config(load_yaml(config)):  # task: affwild2 (multi-task, ensembles)
+            from emoscope.cli.affwild2_cmd import run_affwild2
+
+            run_affwild2(config, overrides, resume, command)
+            return
         if is_emotic_config(load_yaml(config)):  # task: emotic (or data.dataset: emotic)
             from emoscope.cli.emotic_cmd import run_emotic
 
@@ -136,6 +143,12 @@ def register(app: typer.Typer) -> None:
 
             evaluate_caer_command(model, root, split or "test", json_path, batch_size, device,
                                   parse_key_values(data, "--data"))
+            return
+        if dataset == "affwild2":
+            from emoscope.cli.affwild2_cmd import evaluate_affwild2_command
+
+            evaluate_affwild2_command(model, root, split, json_path, out, batch_size, device,
+                                      parse_key_values(data, "--data"))
             return
         if dataset == "emotic":
             from emoscope.cli.emotic_cmd import evaluate_emotic_command

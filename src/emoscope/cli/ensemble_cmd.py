@@ -1,0 +1,31 @@
+"""``emoscope ensemble``: one model file averaging several trained models or checkpoints."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ensemble")
+    def ensemble_command(
+        members: Annotated[list[str], typer.Argument(
+            help="Model files or checkpoints (.safetensors, .json or .ckpt) to average.",
+            show_default=False)],
+        out: Annotated[Path, typer.Option(
+            "--out", "-o", help="Ensemble file to write (.safetensors + .json beside it).")] = (
+            Path("ensemble.safetensors")),
+        name: Annotated[str | None, typer.Option(
+            "--name", help="Name in the card (default: the file's name).")] = None,
+    ) -> None:
+        """Average the probabilities (and valence/arousal, action units) of several models;
+        the result loads wherever a model does (analyze, webcam, evaluate)."""
+        from emoscope.models.ensemble import save_ensemble
+
+        path = save_ensemble(members, out, name,
+                             command=shlex.join(["emoscope", *sys.argv[1:]]))
+        typer.echo(f"ensemble of {len(members)}: {path} ({path.with_suffix('.json')})")

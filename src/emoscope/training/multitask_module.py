@@ -1,0 +1,131 @@
+"""The LightningModule of the multi-task face model: network, loss and optimiser settings are
+passed in; validation reports the Aff-Wild2 challenge metrics (``val/score`` and its parts)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from emoscope.data.augment import FaceBatchTransform
+from emoscope.evaluation.affwild2 import challenge_report
+from emoscope.training.config import OptimConfig
+
+MONITOR = "val/score"
+
+
+class MultiTaskModule(L.LightningModule):
+    """Batches are ``(uint8 images (N, 3, h, w), expression, valence_arousal, action_units)``
+    with the dataset's missing markers; ``loss`` is a ``multitask`` loss (its own parameters,
+    e.g. uncertainty weights, are optimised too)."""
+
+    def __init__(self, network: nn.Module, loss: nn.Module, optim: OptimConfig,
+                 transform: FaceBatchTransform, expression_labels: Sequence[str],
+                 au_labels: Sequence[str], au_threshold: float = 0.5,
+                 config: dict[str, Any] | None = None, card: dict[str, Any] | None = None):
+        super().__init__()
+        self.network = network
+        self.loss = loss
+        self.optim = optim
+        self.transform = transform
+        self.expression_labels = list(expression_labels)
+        self.au_labels = list(au_labels)
+        self.au_threshold = au_threshold
+        self.config = config or {}
+        self.card = card
+        self.last_report: dict[str, Any] = {}
+        self._val: dict[str, list[torch.Tensor]] = {}
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.network(images)
+
+    @staticmethod
+    def _targets(batch) -> dict[str, torch.Tensor]:
+        _, expression, valence_arousal, action_units = batch
+        return {"expression": expression, "valence_arousal": valence_arousal,
+                "action_units": action_units}
+
+    def training_step(self, batch, batch_idx):
+        outputs = self(self.transform(batch[0], True))
+        parts = self.loss(outputs, self._targets(batch))
+        n = len(batch[0])
+        self.log("train/loss", parts["loss"], on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=n)
+        for key in ("expression", "valence_arousal", "action_units"):
+            if key in parts:
+                self.log(f"train/loss_{key}", parts[key], on_step=False, on_epoch=True,
+                         batch_size=n)
+        return parts["loss"]
+
+    def validation_step(self, batch, batch_idx):
+        outputs = self(self.transform(batch[0], False))
+        self.log("val/loss", self.loss(outputs, self._targets(batch))["loss"], on_epoch=True,
+                 batch_size=len(batch[0]))
+        values = {"probabilities": outputs["logits"].float().softmax(1),
+                  "valence_arousal": outputs["valence_arousal"].float(),
+                  "action_unit_probabilities": torch.sigmoid(outputs["action_units"].float())}
+        values.update({f"target_{k}": v for k, v in self._targets(batch).items()})
+        for key, value in values.items():
+            self._val.setdefault(key, []).append(value.detach().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        collected = {k: torch.cat(v).float().numpy() for k, v in self._val.items()}
+        self._val = {}
+        if not collected:
+            return
+        targets = {key: collected.pop(f"target_{key}")
+                   for key in ("expression", "valence_arousal", "action_units")}
+        targets["expression"] = targets["expression"].astype(np.int64)
+        report = challenge_report(targets, collected, self.expression_labels, self.au_labels,
+                                  self.au_threshold)
+        self.log(MONITOR, float(np.nan_to_num(report["score"])), prog_bar=True)
+        for key, value in report["score_parts"].items():
+            self.log(f"val/{key}", float(value))
+        va = report.get("valence_arousal", {})
+        for key in ("ccc_valence", "ccc_arousal"):
+            if key in va and not np.isnan(va[key]):
+                self.log(f"val/{key}", float(va[key]))
+        self.last_report = report
+
+    def configure_optimizers(self):
+        backbone = getattr(self.network, "backbone", None)
+        backbone_ids = {id(p) for p in backbone.parameters()} if backbone is not None else set()
+        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+        for param in [*self.network.parameters(), *self.loss.parameters()]:
+            if param.requires_grad:
+                groups.setdefault((id(param) in backbone_ids, param.ndim > 1), []).append(param)
+        optimizer = torch.optim.AdamW([
+            {"params": params,
+             "lr": self.optim.lr * (self.optim.backbone_lr_mult if in_backbone else 1.0),
+             "weight_decay": self.optim.weight_decay if decays else 0.0}
+            for (in_backbone, decays), params in groups.items()], lr=self.optim.lr)
+        if self.optim.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="max", factor=self.optim.plateau_factor,
+                patience=self.optim.plateau_patience)
+            return {"optimizer": optimizer, "lr_scheduler": {
+                "scheduler": scheduler, "monitor": MONITOR, "strict": False}}
+        if self.optim.scheduler == "cosine":
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            warmup = int(self.optim.warmup_epochs * total / max(1, self.trainer.max_epochs or 1))
+
+            def factor(step: int) -> float:
+                if step < warmup:
+                    return (step + 1) / max(1, warmup)
+                progress = (step - warmup) / max(1, total - warmup)
+                return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizer
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["emoscope_config"] = self.config
+        if self.card is not None:
+            checkpoint["emoscope_card"] = self.card

@@ -1,0 +1,121 @@
+"""Aff-Wild2 multi-task runs end to end on the generated tree: ``emoscope train`` (one model and
+a bagged ensemble), ``emoscope evaluate --dataset affwild2`` and ``emoscope ensemble``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import yaml
+
+from affwild2_fixtures import write_affwild2
+from emoscope.cli.main import main
+
+TINY = {"backbone": "tiny_cnn_test", "pretrained": "none", "input_size": 32, "num_heads": 4,
+        "hidden_dim": 32}
+EASY_AUGMENT = {"hflip": False, "rotate_deg": 0.0, "erase_p": 0.0, "translate": 0.02}
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["emoscope", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return write_affwild2(tmp_path_factory.mktemp("affwild2"), frames=16)
+
+
+def _config(tmp_path, tree, **sections) -> str:
+    data = {"task": "affwild2", "name": "mt", "out_dir": str(tmp_path / "runs"),
+            "data": {"root": str(tree.root), "image_size": 32, "cache_dir": ""},
+            "model": TINY, "augment": EASY_AUGMENT,
+            "trainer": {"max_epochs": 2, "batch_size": 16, "num_threads": 1},
+            **sections}
+    path = tmp_path / "affwild2_tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.mark.slow
+def test_train_learns_then_evaluate_and_ensemble_agree(monkeypatch, capsys, tmp_path, tree,
+                                                        one_torch_thread):
+    config = _config(tmp_path, tree)
+    code, out, err = run_cli(monkeypatch, capsys, "train", config, "--set",
+                             "trainer.max_epochs=8", "--set", "trainer.batch_size=8",
+                             "--set", "optim.lr=5e-3", "--set",
+                             "data.val_split=train")
+    assert code == 0, err
+    run = tmp_path / "runs" / "mt"
+    for name in ("model.safetensors", "model.json", "checkpoints/best.ckpt", "metrics.csv",
+                 "val_metrics.txt", "val_metrics.json", "config.yaml"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "val_metrics.json").read_text())
+    # valence/arousal are drawn as colour levels: 8 epochs on 30 frames learn them
+    assert metrics["valence_arousal"]["mean_ccc"] > 0.5
+    assert metrics["score"] == pytest.approx(sum(metrics["score_parts"].values()))
+    card = json.loads((run / "model.json").read_text())
+    assert card["outputs"] == ["logits", "valence_arousal", "action_units"]
+    assert card["extra"]["au_labels"][-1] == "AU26"
+
+    code, out, err = run_cli(monkeypatch, capsys, "evaluate", "--dataset", "affwild2",
+                             "--root", tree.root, "--split", "train", "--model",
+                             run / "model.json", "--json", tmp_path / "eval.json",
+                             "--data", "image_size=32")
+    assert code == 0, err
+    assert "challenge score" in out and "CCC valence" in out
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["score"] == pytest.approx(metrics["score"], abs=1e-5)
+
+    # an ensemble of the best checkpoint and the exported model (the same weights) scores alike
+    code, out, err = run_cli(monkeypatch, capsys, "ensemble", run / "checkpoints" / "best.ckpt",
+                             run / "model.json", "--out", tmp_path / "ens.safetensors")
+    assert code == 0, err and "ensemble of 2" in out
+    code, out, err = run_cli(monkeypatch, capsys, "evaluate", "--dataset", "affwild2",
+                             "--root", tree.root, "--split", "train", "--model",
+                             tmp_path / "ens.json", "--out", tmp_path / "ens_eval")
+    assert code == 0, err
+    ens = json.loads((tmp_path / "ens_eval" / "affwild2_metrics.json").read_text())
+    assert ens["score"] == pytest.approx(metrics["score"], abs=1e-4)
+
+
+def test_bagged_ensemble_trains_members_on_disjoint_subsets(monkeypatch, capsys, tmp_path,
+                                                            tree, one_torch_thread):
+    config = _config(tmp_path, tree, balance={"subsets": 2, "max_per_class": 2,
+                                              "boost": {"Fear": 2.0}})
+    code, out, err = run_cli(monkeypatch, capsys, "train", config, "--set",
+                             "trainer.max_epochs=1")
+    assert code == 0, err
+    root = tmp_path / "runs" / "mt"
+    for member in (0, 1):
+        assert (root / f"member_{member}" / "model.safetensors").is_file()
+    card = json.loads((root / "ensemble.json").read_text())
+    assert card["architecture"]["name"] == "ensemble"
+    assert [m["name"] for m in card["extra"]["members"]] == ["mt-member0", "mt-member1"]
+    report = json.loads((root / "ensemble_metrics.json").read_text())
+    assert set(report["score_parts"]) == {"expression_f1", "mean_ccc", "au_f1"}
+    assert "ensemble on val" in out
+    # one member alone, e.g. on another machine: only its folder is written
+    code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "member=1",
+                           "--set", f"out_dir={tmp_path / 'solo'}")
+    assert code == 0, err
+    assert (tmp_path / "solo" / "mt" / "member_1" / "model.json").is_file()
+    assert not (tmp_path / "solo" / "mt" / "member_0").exists()
+
+
+def test_evaluate_errors_are_one_line(monkeypatch, capsys, tmp_path, tree, tiny_model_path):
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", "--dataset", "affwild2", "--root",
+                           tree.root, "--model", tiny_model_path)
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in err
+    assert "Aff-Wild2 scores the 8 expressions" in errors[0]
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", "--dataset", "affwild2", "--root",
+                           tree.root)
+    assert code == 2 and "needs --model" in err
