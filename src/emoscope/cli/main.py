@@ -31,6 +31,8 @@ _COMMAND_MODULES = (
     "emoscope.cli.ensemble_cmd",
     "emoscope.cli.serve_cmd",
     "emoscope.cli.export_cmd",
+    "emoscope.cli.study_cmd",
+    "emoscope.cli.review_cmd",
 )
 
 

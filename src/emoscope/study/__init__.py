@@ -1,0 +1,1 @@
+"""Staged studies: each stage tries options on top of the best configuration so far."""
