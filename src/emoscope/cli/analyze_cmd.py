@@ -87,6 +87,12 @@ def _register_analyze(app: typer.Typer) -> None:
         threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
         detector_opt: list[str] = typer.Option(  # noqa: B008
             None, "--detector-opt", help="Detector setting KEY=VALUE, e.g. model=full."),
+        engine: str = typer.Option("local", help="local (this process) or ray (one task per "
+                                   "input over local cores or a cluster)."),
+        address: str = typer.Option(None, help="Ray cluster address (default: start a local "
+                                    "one)."),
+        workers: int = typer.Option(2, help="Ray: local CPUs, i.e. inputs analysed at once."),
+        retries: int = typer.Option(2, help="Ray: new attempts after a worker crash or error."),
     ) -> None:
         """Analyse faces in images, folders and videos; write tables, plots and annotations."""
         from emoscope.config import parse_overrides
@@ -98,6 +104,11 @@ def _register_analyze(app: typer.Typer) -> None:
             smooth_method=smooth_method,
             annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
             threshold=threshold, detector_options=parse_overrides(detector_opt, "--detector-opt"))
+        if engine != "local":
+            from emoscope.cli.batch_view import run_ray_command
+
+            run_ray_command(list(inputs), options, engine, address, workers, retries)
+            return
         report = run_analysis(list(inputs), options, progress=RichProgress(),
                               on_error=_print_error)
         _report(report)
@@ -114,6 +125,9 @@ def _register_webcam(app: typer.Typer) -> None:
         model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
         smooth: int = typer.Option(5, help="Temporal smoothing over K frames per track."),
+        smooth_method: str = typer.Option(
+            "ema", help="ema, or window: the mean of the last K frames (the self-ensemble of "
+            "the multi-task seed; smooths valence/arousal and AUs too)."),
         every: int = typer.Option(1, help="Analyse every N-th frame."),
         max_faces: int = typer.Option(0, help="Most faces per frame (0: all)."),
         min_face: int = typer.Option(20, help="Smallest face side in pixels."),
@@ -124,6 +138,7 @@ def _register_webcam(app: typer.Typer) -> None:
         from emoscope.inference.live import run_live
 
         options = AnalyzeOptions(detector=detector, model=model, device=device, smooth=smooth,
+                                 smooth_method=smooth_method,
                                  every=every, max_faces=max_faces, min_face=min_face,
                                  threshold=threshold, plots=False)
         printer = None if window else _CsvRowPrinter()
