@@ -29,16 +29,21 @@ def run_server(settings: ServeSettings) -> None:
 
     from emoscope.serve.app import create_app
 
-    app = create_app(settings)
-    try:
-        probe = socket.create_server((settings.host, settings.port))
-        probe.close()
+    settings.validate()
+    try:  # bound before the model loads: a busy port fails at once, and no one can take it
+        listener = socket.create_server((settings.host, settings.port))
     except OSError as err:
         raise UserError(f"{settings.host}:{settings.port}: cannot listen ({err.strerror})") \
             from None
-    log.info("emoscope serve on http://%s:%d (page at /, schema at /openapi.json)",
-             settings.host, settings.port)
-    uvicorn.Server(_uvicorn_config(app, settings)).run()
+    try:
+        app = create_app(settings)
+        log.info("emoscope serve on http://%s:%d (page at /, schema at /openapi.json)",
+                 settings.host, settings.port)
+        uvicorn.Server(_uvicorn_config(app, settings)).run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        log.info("emoscope serve stopped")
+    finally:
+        listener.close()
 
 
 class BackgroundServer:
