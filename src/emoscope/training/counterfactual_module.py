@@ -42,8 +42,8 @@ class CounterfactualModule(L.LightningModule):
         if self.is_clef and loss is None:
             raise UserError("a CLEF network needs the clef loss")
         self.freeze_factual = freeze_factual and self.is_clef
-        if self.freeze_factual:
-            network.factual.requires_grad_(False)
+        if self.freeze_factual:  # Lightning never calls .train() itself: set the mode here
+            network.factual.requires_grad_(False).eval()
         self.label_smoothing = label_smoothing
         self.config, self.card = config or {}, card
         heads = HEADS if self.is_clef else ("factual",)
@@ -55,6 +55,10 @@ class CounterfactualModule(L.LightningModule):
         if self.freeze_factual:
             self.network.factual.eval()
         return self
+
+    def on_train_epoch_start(self) -> None:
+        if self.freeze_factual:  # fixed BatchNorm statistics, whatever restored the modes
+            self.network.factual.eval()
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self.network(batch)
