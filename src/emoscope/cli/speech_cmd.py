@@ -21,3 +21,58 @@ def run_speech_training(config: Path, overrides: list[str] | None, resume: bool,
     print_metrics(f"{cfg.name}: best epoch on {cfg.data.val_split}", result.metrics)
     typer.echo(f"model: {result.model_path}")
     typer.echo(f"run: {result.run_dir}")
+
+
+SPEECH_DATASETS = ("ravdess", "crema_d")
+
+
+def evaluate_speech_command(model: str | None, dataset: str, root: Path, split: str | None,
+                            json_path: Path | None, out: Path | None, batch_size: int,
+                            device: str, data_kwargs: dict, max_per_emotion: int,
+                            frames_per_video: int) -> None:
+    """``emoscope evaluate --dataset ravdess|crema_d``: a speech model on the clips' audio, or
+    a face model (``--model fer2013-lite0``) on RAVDESS videos; without ``--split`` every clip
+    under the root. Writes the JSON report, confusion matrix and predictions CSV."""
+    from emoscope.cli.train_cmd import print_report
+    from emoscope.evaluation.evaluate import write_report
+    from emoscope.evaluation.plots import plot_confusion
+    from emoscope.evaluation.speech import evaluate_speech_model, write_predictions
+
+    split = split or "all"
+    kwargs = dict(data_kwargs)
+    if max_per_emotion > 0:
+        kwargs["max_per_emotion"] = max_per_emotion
+    if _is_face_model(model):
+        from emoscope.evaluation.ravdess_video import evaluate_face_model_on_videos
+
+        report = evaluate_face_model_on_videos(model, root, split, frames_per_video,
+                                               batch_size, device, kwargs)
+    else:
+        report = evaluate_speech_model(model, dataset, root, split, batch_size=batch_size,
+                                       device=device, dataset_kwargs=kwargs)
+    predictions = report.pop("predictions")
+    print_report({**report, "faces_per_second": report.get("clips_per_second", 0)})
+    typer.echo(f"UAR {report['uar']:.2%} over {len(report['labels'])} classes")
+    folder = out if out is not None else (json_path.parent if json_path is not None else None)
+    if folder is None:
+        return
+    stem = json_path.stem if json_path is not None else "evaluation"
+    json_path = json_path or folder / f"{stem}.json"
+    write_report(report, json_path)
+    csv_path = write_predictions(predictions, folder / f"{stem}_predictions.csv")
+    png = plot_confusion(report["confusion_matrix"], report["labels"],
+                         folder / f"{stem}_confusion.png",
+                         title=f"{report['model']} on {dataset} {split}")
+    typer.echo(f"report: {json_path}\npredictions: {csv_path}\nconfusion matrix: {png}")
+
+
+def _is_face_model(model: str | None) -> bool:
+    if model is None:
+        return False
+    from emoscope.models.checkpoint import read_card
+    from emoscope.models.zoo import resolve_model_path
+
+    path = resolve_model_path(model, "speech_emotion")
+    if path.suffix == ".ckpt":
+        return False
+    return read_card(path).task == "face_expression"

@@ -118,9 +118,9 @@ def register(app: typer.Typer) -> None:
             "the shipped model for the task.")] = None,
         dataset: Annotated[str, typer.Option("--dataset", help="A registered dataset.")] = (
             "fer2013"),
-        split: Annotated[str, typer.Option(
-            "--split", help="Split to score (folder layout: 'test' is every image under "
-            "test/).")] = "test",
+        split: Annotated[str | None, typer.Option(
+            "--split", help="Split to score (default test; folder layout: 'test' is every "
+            "image under test/; RAVDESS/CREMA-D: every clip under the root).")] = None,
         json_path: Annotated[Path | None, typer.Option(
             "--json", help="Write the report as JSON here.")] = None,
         tta_flip: Annotated[bool, typer.Option(
@@ -134,10 +134,24 @@ def register(app: typer.Typer) -> None:
         data: Annotated[list[str] | None, typer.Option(
             "--data", help="Dataset argument key=value, e.g. --data image_size=64 "
             "(repeatable).")] = None,
+        max_per_emotion: Annotated[int, typer.Option(
+            "--max-per-emotion", min=0, help="RAVDESS/CREMA-D: score at most N clips per "
+            "emotion (seeded).")] = 0,
+        frames_per_video: Annotated[int, typer.Option(
+            "--frames-per-video", min=1, help="RAVDESS videos with a face model: frames "
+            "sampled per clip.")] = 10,
     ) -> None:
         """Accuracy, macro-F1, per-class scores and the confusion matrix of a model; on
         EMOTIC (--dataset emotic) mAP, per-class AP and VAD MAE, written as
         evaluation_metrics.txt/.json into --out (default: the model's folder)."""
+        from emoscope.cli.speech_cmd import SPEECH_DATASETS, evaluate_speech_command
+
+        if dataset in SPEECH_DATASETS:
+            evaluate_speech_command(model, dataset, root, split, json_path, out, batch_size,
+                                    device, parse_key_values(data, "--data"), max_per_emotion,
+                                    frames_per_video)
+            return
+        split = split or "test"
         if dataset == "caer_s":
             from emoscope.cli.caer_cmd import evaluate_caer_command
 

@@ -2,8 +2,9 @@
 resample, and turn waveforms into log-mel spectrograms.
 
 soundfile reads the lossless formats; PyAV reads everything else (mp3, m4a, the audio stream of
-mp4/mkv/...). Resampling uses soxr (libsoxr, a librosa dependency); the mel filterbank is
-librosa's, the STFT is plain numpy so no numba compilation is paid at run time.
+mp4/mkv/...). Resampling uses soxr (libsoxr, a librosa dependency); the mel filterbank follows
+librosa's default definition (tested equal to it) and the STFT is plain numpy, so no numba
+compilation is paid at start-up.
 """
 
 from __future__ import annotations
@@ -141,13 +142,35 @@ def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return soxr.resample(np.asarray(wave, dtype=np.float32), rate_in, rate_out, "HQ")
 
 
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (as librosa's default): linear to 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, linear)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)),
+                    mel * (200.0 / 3))
+
+
 @lru_cache(maxsize=8)
 def mel_filterbank(front: AudioFrontEnd) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) Slaney-normalised mel filters (librosa's definition)."""
-    import librosa
-
-    return librosa.filters.mel(sr=front.sample_rate, n_fft=front.n_fft, n_mels=front.n_mels,
-                               fmin=front.fmin, fmax=front.fmax).astype(np.float32)
+    """(n_mels, n_fft // 2 + 1) triangular filters on the Slaney mel scale, each scaled to unit
+    area (Slaney normalisation): the definition librosa uses by default, computed here in
+    numpy so no numba compilation is paid at start-up."""
+    fft_hz = np.linspace(0.0, front.sample_rate / 2, front.n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(front.fmin), hz_to_mel(front.fmax),
+                                  front.n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    filters = np.maximum(0.0, np.minimum(rising, falling))
+    filters *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return filters.astype(np.float32)
 
 
 @lru_cache(maxsize=8)

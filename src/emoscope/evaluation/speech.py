@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,3 +96,42 @@ def evaluate_speech_arrays(model: nn.Module, card: ModelCard, arrays: SpeechArra
     report.update(model=card.name, seconds=round(seconds, 3),
                   clips_per_second=round(len(arrays) / max(seconds, 1e-9), 1))
     return report
+
+
+def evaluate_speech_model(model=None, dataset: str = "ravdess",
+                          root: str | Path = "../shared/data/ravdess", split: str = "all",
+                          batch_size: int = 64, device: str | torch.device = "cpu",
+                          cache_dir: str | Path | None = None,
+                          dataset_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Scores of a speech model (default: the shipped one) on a speech dataset split; the
+    spectrograms are computed with the front end the model card declares."""
+    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
+    from emoscope.evaluation.evaluate import resolve_model
+    from emoscope.registry import DATASETS
+
+    if not Path(root).exists():
+        raise UserError(f"{root}: dataset root not found")
+    network, card, source = resolve_model(model, "speech_emotion", device)
+    if "audio" not in card.extra:
+        raise UserError(f"{source}: model '{card.name}' is not a speech model (task "
+                        f"{card.task}); pass a speech model or score videos with a face model")
+    kwargs = dict(dataset_kwargs or {})
+    arrays = DATASETS.build(dataset, root=root, split=split, cache_dir=cache_dir,
+                            front_end=card.extra["audio"], **kwargs)
+    report = evaluate_speech_arrays(network, card, arrays, batch_size, device)
+    report.update(model_path=source, dataset=dataset, root=str(root), split=split,
+                  speakers=sorted({int(s) for s in arrays.speakers})
+                  if arrays.speakers is not None else [])
+    return report
+
+
+def write_predictions(predictions: list[dict[str, Any]], path: str | Path) -> Path:
+    """One row per clip (source, speaker, true, predicted, p_<label>...), written atomically."""
+    import pandas as pd
+
+    from emoscope.utils.files import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        pd.DataFrame(predictions).to_csv(tmp, index=False)
+    return path

@@ -10,6 +10,8 @@ clip to zero mean and unit variance, apply SpecAugment while training and return
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -109,17 +111,15 @@ class SpeechCNN(nn.Module):
 
 
 def _single_channel_stem(backbone: nn.Module) -> nn.Module:
-    """Replace the first 3-channel conv by a 1-channel one whose filters are the RGB sums."""
+    """Give the first 3-channel conv one input channel whose filters are the RGB sums (a grey
+    image then gives the stem output of its 3-channel copy). The conv keeps its class, so
+    TF-style "same" padding (``Conv2dSame``) is kept too."""
     for parent in backbone.modules():
         for name, child in parent.named_children():
-            if isinstance(child, nn.Conv2d) and child.in_channels == 3:
-                conv = nn.Conv2d(1, child.out_channels, child.kernel_size, child.stride,
-                                 child.padding, child.dilation, child.groups,
-                                 child.bias is not None, child.padding_mode)
-                with torch.no_grad():
-                    conv.weight.copy_(child.weight.sum(dim=1, keepdim=True))
-                    if child.bias is not None:
-                        conv.bias.copy_(child.bias)
+            if isinstance(child, nn.Conv2d) and child.in_channels == 3 and child.groups == 1:
+                conv = copy.deepcopy(child)
+                conv.in_channels = 1
+                conv.weight = nn.Parameter(child.weight.detach().sum(dim=1, keepdim=True))
                 setattr(parent, name, conv)
                 return backbone
     raise ValueError("backbone has no 3-channel input convolution")

@@ -1,0 +1,65 @@
+"""Speech models: shapes on any clip length, SpecAugment, single-channel ImageNet stem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from emoscope import components  # noqa: F401
+from emoscope.models.speech import SpecAugment, SpeechCNN, SpeechTimm, as_spectrogram_image
+from emoscope.registry import MODELS
+
+
+def test_speech_models_are_registered():
+    assert {"speech_cnn", "speech_timm"} <= set(MODELS.names())
+
+
+@pytest.mark.parametrize("frames", [101, 301, 37])
+def test_speech_cnn_logits_for_any_length(one_torch_thread, frames):
+    model = SpeechCNN(num_classes=8, n_mels=64, channels=(16, 16)).eval()
+    assert model(torch.randn(3, 64, frames))["logits"].shape == (3, 8)
+    assert model(torch.randn(2, 1, 64, frames))["logits"].shape == (2, 8)
+
+
+def test_speech_timm_one_channel_backbone(one_torch_thread):
+    model = SpeechTimm(num_classes=5, backbone="tiny_cnn_test").eval()
+    assert model(torch.randn(2, 64, 120))["logits"].shape == (2, 5)
+    assert model.backbone.conv_stem.in_channels == 1
+
+
+def test_pretrained_stem_sums_the_rgb_filters(one_torch_thread):
+    from emoscope.models.backbones import build_backbone
+
+    torch.manual_seed(0)
+    rgb = build_backbone("tf_efficientnet_lite0", pretrained="offline", in_chans=3)
+    model = SpeechTimm(num_classes=8, pretrained="offline")
+    torch.testing.assert_close(model.backbone.conv_stem.weight,
+                               rgb.conv_stem.weight.sum(1, keepdim=True))
+    grey = torch.rand(1, 1, 32, 32)
+    # a grey image copied to three channels gives the same stem output as the summed filter
+    torch.testing.assert_close(model.backbone.conv_stem(grey),
+                               rgb.conv_stem(grey.expand(1, 3, 32, 32)), atol=1e-5, rtol=1e-4)
+
+
+def test_per_clip_normalisation_makes_gain_irrelevant(one_torch_thread):
+    x = torch.randn(2, 64, 50)
+    image = as_spectrogram_image(x)
+    assert image.shape == (2, 1, 64, 50)
+    torch.testing.assert_close(image.mean(dim=(1, 2, 3)), torch.zeros(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(as_spectrogram_image(x + 3.0), image, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="expected"):
+        as_spectrogram_image(torch.randn(2, 3, 64, 50))
+
+
+def test_spec_augment_masks_only_in_training():
+    torch.manual_seed(0)
+    augment = SpecAugment(freq_masks=1, freq_width=10, time_masks=1, time_width=20)
+    x = torch.ones(64, 1, 40, 100)
+    augment.eval()
+    assert torch.equal(augment(x), x)
+    augment.train()
+    out = augment(x)
+    zero_rows = (out == 0).all(dim=3).sum(dim=(1, 2))  # masked mel bands per clip
+    zero_cols = (out == 0).all(dim=2).sum(dim=(1, 2))  # masked frames per clip
+    assert zero_rows.max() <= 10 and zero_cols.max() <= 20
+    assert zero_rows.float().mean() > 2 and zero_cols.float().mean() > 4

@@ -1,0 +1,111 @@
+"""Speech training end to end on generated tones: it learns, exports a card with the front
+end, resumes, and ``emoscope evaluate --dataset ravdess`` scores the exported model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emoscope.config import merge_config
+from emoscope.errors import UserError
+from emoscope.training.speech_config import SpeechTrainConfig, is_speech_config
+from speech_fixtures import write_ravdess
+
+REPO_CONFIG = "configs/ravdess_speech.yaml"
+
+
+def _config(tmp_path, root, **extra) -> SpeechTrainConfig:
+    overrides = [f"data.root={root}", f"out_dir={tmp_path / 'runs'}",
+                 f"data.cache_dir={tmp_path / 'cache'}", "data.crop_seconds=1.0",
+                 "model.architecture=speech_cnn", "model.pretrained=none",
+                 "model.kwargs={channels: [24, 24], kernel: 3}", "model.dropout=0.0",
+                 "model.spec_augment=false", "optim.lr=5e-3", "optim.warmup_epochs=0",
+                 "trainer.max_epochs=4", "trainer.batch_size=8", "trainer.max_minutes=0",
+                 "data.kwargs={label_set: '8', num_folds: 3, val_fold: -1}"]
+    overrides += [f"{k}={v}" for k, v in extra.items()]
+    return merge_config(SpeechTrainConfig, REPO_CONFIG, overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Three actors, 15 tone clips each (the pitch is the emotion), and a run trained on
+    actors 1-2, validated on actor 3."""
+    import torch
+
+    from emoscope.training.speech_train import train_speech
+
+    tmp_path = tmp_path_factory.mktemp("speech")
+    tones = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3), statements=(1,))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = train_speech(_config(tmp_path, tones), command="test")
+    finally:
+        torch.set_num_threads(threads)
+    return tmp_path, tones, result
+
+
+def test_repo_yaml_is_a_speech_config():
+    from emoscope.config import load_yaml
+
+    data = load_yaml(REPO_CONFIG)
+    assert is_speech_config(data)
+    cfg = merge_config(SpeechTrainConfig, REPO_CONFIG)
+    assert cfg.model.architecture == "speech_cnn" and cfg.data.kwargs["val_fold"] == -1
+
+
+def test_tone_pitch_is_learned_on_unseen_speakers(trained):
+    from emoscope.models.checkpoint import load_model
+
+    _, _, result = trained
+    assert result.metrics["val/accuracy"] >= 0.8  # chance: 1/8 (speaker 3 never trained on)
+    assert result.metrics["val_clip_accuracy"] == pytest.approx(result.metrics["val/accuracy"],
+                                                               abs=1e-4)
+    model, card = load_model(result.model_path)
+    assert card.task == "speech_emotion" and card.extra["audio"]["n_mels"] == 64
+    assert card.extra["speakers"] == {"train": [1, 2], "val": [3]}
+    assert card.preprocessing.input_size == (1, 64, 101)
+    for name in ("model.json", "val_report.json", "confusion.png", "history.png",
+                 "checkpoints/last.ckpt"):
+        assert (result.run_dir / name).is_file(), name
+
+
+def test_evaluate_cli_scores_every_clip_under_the_root(trained, one_torch_thread):
+    from typer.testing import CliRunner
+
+    from emoscope.cli.main import app
+
+    tmp_path, tones, result = trained
+    out = tmp_path / "eval"
+    args = ["evaluate", "--dataset", "ravdess", "--root", str(tones / "Actor_03"), "--model",
+            str(result.model_path.with_suffix(".json")), "--json", str(out / "r.json")]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 0, run.output
+    report = json.loads((out / "r.json").read_text())
+    assert report["n"] == 15 and report["speakers"] == [3] and report["split"] == "all"
+    assert 0.8 <= report["accuracy"] <= 1 and 0.7 <= report["uar"] <= 1
+    assert report["accuracy"] == pytest.approx(result.metrics["val_clip_accuracy"], abs=1e-4)
+    lines = (out / "r_predictions.csv").read_text().splitlines()
+    assert len(lines) == 16 and lines[0].startswith("source,speaker,true,predicted,p_neutral")
+    assert (out / "r_confusion.png").stat().st_size > 0
+    run7 = CliRunner().invoke(app, args[:-2] + ["--data", "label_set=7",
+                                                "--max-per-emotion", "1"])
+    assert run7.exit_code == 0, run7.output
+    assert "over 7 classes" in run7.output
+    missing = CliRunner().invoke(app, ["evaluate", "--dataset", "ravdess", "--root",
+                                       str(tmp_path / "nowhere")])
+    assert missing.exit_code != 0
+
+
+def test_a_run_is_resumed_not_overwritten(trained, one_torch_thread):
+    """Runs last: it trains the shared run one more epoch."""
+    from emoscope.training.speech_train import train_speech
+
+    tmp_path, tones, _ = trained
+    with pytest.raises(UserError, match="pass --resume"):
+        train_speech(_config(tmp_path, tones), command="test")
+    again = train_speech(_config(tmp_path, tones, **{"trainer.max_epochs": 5}), resume=True,
+                         command="test")
+    epochs = [row["epoch"] for row in again.history if "val/accuracy" in row]
+    assert epochs == list(range(5))  # the 4 earlier epochs kept, one more trained
