@@ -53,20 +53,23 @@ def evaluate_emotic_command(model: str | None, root: Path, split: str, json_path
                             out: Path | None, batch_size: int, device: str,
                             dataset_kwargs: dict[str, Any]) -> None:
     """``emoscope evaluate --dataset emotic``: print and write mAP, per-class AP, VAD MAE."""
-    from emoscope.evaluation.emotic import evaluate_emotic
     from emoscope.evaluation.multilabel import format_report, write_report
+    from emoscope.evaluation.report import emotic_report
 
     if model is None:
         raise UserError("--dataset emotic needs --model (a trained run's model.json or .ckpt)")
-    report = evaluate_emotic(model, root, split, batch_size, device, dataset_kwargs)
-    typer.echo(f"{report['model']} on EMOTIC {split} ({report['n']} persons)")
-    typer.echo(format_report(report), nl=False)
     folder = out if out is not None else (json_path.parent if json_path is not None
                                           else Path(model).parent)
+    # the full report (thresholds chosen on val, PR curves, ...) goes to FOLDER/report/
+    report = emotic_report(model, root, split, folder / "report", "val", batch_size, device,
+                           dataset_kwargs)
+    typer.echo(f"{report['model']} on EMOTIC {split} ({report['n']} persons)")
+    typer.echo(format_report(report), nl=False)
     text, data = write_report(report, folder)
     if json_path is not None and json_path != data:
         write_report(report, json_path.parent, stem=json_path.stem)
     typer.echo(f"report: {text} {data}")
+    typer.echo(f"full report: {report['files']['markdown']}")
 
 
 def opt(flag: str, help_text: str):

@@ -35,10 +35,13 @@ def score_outputs(collected: dict[str, np.ndarray], labels: Sequence[str],
         report.update(mean_average_precision(collected["categories_target"], scores, labels))
     if "vad" in collected:
         predictions, targets = collected["vad"], collected["vad_target"]
+        width = predictions.shape[1]  # a valence/arousal head predicts the first two of VAD
+        targets = targets[:, :width]
         if vad_stats is not None:
-            predictions = vad_stats.denormalise(predictions)
-            targets = vad_stats.denormalise(targets)
-        report["vad_mae"] = vad_mae(targets, predictions)
+            stats = VadStats(vad_stats.low[:width], vad_stats.high[:width])
+            predictions, targets = stats.denormalise(predictions), stats.denormalise(targets)
+        report["vad_mae"] = vad_mae(targets, predictions,
+                                    ("valence", "arousal", "dominance")[:width])
         report.setdefault("n", int(len(targets)))
     return report
 

@@ -132,13 +132,14 @@ def _write_chosen(cfg: StudyConfig, final: Trial, folder: Path) -> tuple[dict[st
 
 
 def evaluate_on_test(config: dict[str, Any], out: Path) -> dict[str, Any]:
-    """The final trial's exported model scored on the test split (report under ``out``)."""
-    from emoscope.evaluation.emotic import evaluate_emotic
+    """The final trial's exported model scored on the test split: the evaluation report
+    (thresholds chosen on the validation split) and evaluation_metrics.{txt,json} in ``out``."""
     from emoscope.evaluation.multilabel import write_report
+    from emoscope.evaluation.report import emotic_report
 
-    model = trial_dir(config) / "model.safetensors"
     data = config["data"]
-    report_data = evaluate_emotic(model, data["root"], data["test_split"],
-                                  config["trainer"]["eval_batch_size"])
+    report_data = emotic_report(trial_dir(config) / "model.safetensors", data["root"],
+                                data["test_split"], out, data["val_split"],
+                                config["trainer"]["eval_batch_size"])
     write_report(report_data, out)
     return report_data

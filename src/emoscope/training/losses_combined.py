@@ -48,10 +48,13 @@ class CategoricalVADLoss(nn.Module):
         for key, loss in ((CATEGORIES, self.categorical), (VAD, self.vad)):
             if key not in outputs or key not in targets:
                 continue
-            valid = _valid_rows(targets[key])
             prediction = outputs[key]
+            target = targets[key]
+            if key == VAD:  # a valence/arousal head predicts the first two of VAD
+                target = target[..., :prediction.shape[-1]]
+            valid = _valid_rows(target)
             if valid.any():
-                parts[key] = loss(prediction[valid], targets[key][valid])
+                parts[key] = loss(prediction[valid], target[valid])
             else:  # keeps the graph connected so every parameter still gets a (zero) grad
                 parts[key] = prediction.sum() * 0.0
         if not parts:
