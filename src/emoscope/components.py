@@ -9,6 +9,7 @@ _MODULES = (
     "emoscope.models.fusion",
     "emoscope.models.heads",
     "emoscope.models.multistream",
+    "emoscope.models.emonet",
     "emoscope.models.caernet",
     "emoscope.models.emotnet",
     "emoscope.models.face_only",
