@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device")] = "cpu",
     ) -> None:
         """Render predictions vs ground truth: grid.png, sample_NN.png, review.json."""
-        from emoscope.evaluation.review import MODES, collect_review, write_review
         from emoscope.errors import UserError
+        from emoscope.evaluation.review import MODES, collect_review, write_review
 
         if pick not in MODES:
             raise UserError(f"--pick '{pick}'; known: {', '.join(MODES)}")
