@@ -80,3 +80,31 @@ def _encode_audio(container, stream, wave: np.ndarray, rate: int) -> None:
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
+
+
+CREMA_CODES = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+
+
+def write_crema_d(root: Path, actors=(1001, 1002, 1003), sentences=("IEO", "TIE"),
+                  votes: dict[str, str] | None = None, rate: int = 16000) -> Path:
+    """``AudioWAV/AAAA_SSS_EEE_LL.wav`` tones (pitch = emotion index + 1) and
+    ``processedResults/summaryTable.csv`` whose voice vote is the intended emotion's letter
+    unless ``votes`` (file stem -> letter or tie such as 'A:S') says otherwise."""
+    import soundfile as sf
+
+    audio = root / "AudioWAV"
+    audio.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for actor in actors:
+        for sentence in sentences:
+            for index, code in enumerate(CREMA_CODES):
+                stem = f"{actor}_{sentence}_{code}_XX"
+                wave = emotion_tone(index + 1, 0.8, rate, seed=actor + index)
+                sf.write(str(audio / f"{stem}.wav"), wave, rate)
+                vote = (votes or {}).get(stem, code[0])
+                rows.append(f"{len(rows) + 1},{stem},{vote},50,{code[0]},60,{vote},70")
+    results = root / "processedResults"
+    results.mkdir(exist_ok=True)
+    header = ",FileName,VoiceVote,VoiceLevel,FaceVote,FaceLevel,MultiModalVote,MultiModalLevel"
+    (results / "summaryTable.csv").write_text("\n".join([header, *rows]) + "\n")
+    return root

@@ -93,6 +93,17 @@ def _register_analyze(app: typer.Typer) -> None:
                                     "one)."),
         workers: int = typer.Option(2, help="Ray: local CPUs, i.e. inputs analysed at once."),
         retries: int = typer.Option(2, help="Ray: new attempts after a worker crash or error."),
+        voice: bool = typer.Option(True, "--voice/--no-voice", help="Voice timeline of audio "
+                                   "files and videos with sound."),
+        voice_model: str = typer.Option(None, help="Speech model name or path (default: the "
+                                        "shipped speech model)."),
+        voice_window: float = typer.Option(1.0, help="Voice window in seconds."),
+        voice_hop: float = typer.Option(0.5, help="Seconds between voice windows."),
+        fusion: str = typer.Option("none", help="none, late (weighted face + voice "
+                                   "probabilities) or intermediate (--av-model)."),
+        face_weight: float = typer.Option(0.5, help="Late fusion: weight of the face."),
+        av_model: str = typer.Option(None, help="Intermediate fusion: an av_intermediate "
+                                     "model file."),
     ) -> None:
         """Analyse faces in images, folders and videos; write tables, plots and annotations."""
         from emoscope.config import parse_overrides
@@ -103,7 +114,9 @@ def _register_analyze(app: typer.Typer) -> None:
             device=device, runtime=runtime, batch_size=batch_size, smooth=smooth,
             smooth_method=smooth_method,
             annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
-            threshold=threshold, detector_options=parse_overrides(detector_opt, "--detector-opt"))
+            threshold=threshold, detector_options=parse_overrides(detector_opt, "--detector-opt"),
+            voice=voice, voice_model=voice_model, voice_window=voice_window,
+            voice_hop=voice_hop, fusion=fusion, face_weight=face_weight, av_model=av_model)
         if engine != "local":
             from emoscope.cli.batch_view import run_ray_command
 

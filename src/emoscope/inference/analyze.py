@@ -43,6 +43,15 @@ class AnalyzeOptions:
     plots: bool = True
     flush_rows: int = 2048  # rows buffered before the table file is extended
     detector_options: dict[str, object] = field(default_factory=dict)
+    # voice timeline (inference/voice.py): audio files and videos with sound
+    voice: bool = True
+    voice_model: str | None = None  # shipped name or path; None = default speech model
+    voice_window: float = 1.0  # seconds
+    voice_hop: float = 0.5  # seconds
+    fusion: str = "none"  # none | late | intermediate (inference/av_fusion.py)
+    face_weight: float = 0.5  # late fusion: weight of the face probabilities
+    av_model: str | None = None  # intermediate fusion: an av_intermediate model file
+    av_fps: float = 15.0  # intermediate fusion: face frames per second
 
     def validate(self) -> None:
         if self.format not in WRITERS:
@@ -55,6 +64,10 @@ class AnalyzeOptions:
             raise UserError(f"--smooth must be at least 1, got {self.smooth}")
         if self.smooth_method not in ("ema", "window"):
             raise UserError(f"unknown smoothing '{self.smooth_method}'; use ema or window")
+        if self.fusion not in ("none", "late", "intermediate"):
+            raise UserError(f"unknown fusion '{self.fusion}'; use none, late or intermediate")
+        if self.voice_window <= 0 or self.voice_hop <= 0:
+            raise UserError("--voice-window and --voice-hop must be positive")
         if self.batch_size < 1:
             raise UserError(f"batch size must be at least 1, got {self.batch_size}")
 
@@ -136,12 +149,21 @@ def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
         out_dir.mkdir(parents=True, exist_ok=True)
         _save_options(options, out_dir)
     analyzer = build_analyzer(options)
+    from emoscope.inference.voice import VoiceStage, is_audio_file
+
+    voice = VoiceStage(options, out_dir)
     progress = progress or Progress()
     used: set[str] = set()
     reports, tables = [], []
     try:
         for raw in inputs:
             try:
+                if options.voice and is_audio_file(raw):  # the voice timeline alone
+                    reports.append(voice.audio_input(Path(raw), _unique_stem(Path(raw).stem,
+                                                                             used)))
+                    for error in reports[-1].errors:
+                        (on_error or log.error)(error)
+                    continue
                 media = resolve_input(raw)
             except MediaError as err:
                 reports.append(InputReport(str(raw), False, errors=[str(err)]))
@@ -150,12 +172,27 @@ def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
             run = SourceRun(media, _unique_stem(media.name, used), options, analyzer, out_dir,
                             progress, collect, on_error or log.error)
             reports.append(run.execute())
+            if options.voice and media.kind == "video" and reports[-1].ok:
+                reports[-1].files.extend(voice.video_input(media.path, run.stem,
+                                                           _face_table(run, reports[-1]),
+                                                           list(analyzer.labels)))
             if collect and run.collected is not None:
                 tables.append(run.collected)
     finally:
         analyzer.detector.close()
     table = pd.concat(tables, ignore_index=True) if collect and tables else None
     return AnalysisReport(reports, table)
+
+
+def _face_table(run: SourceRun, report: InputReport) -> pd.DataFrame | None:
+    """The face rows of a finished input: collected in memory, or read back from its table."""
+    if run.collected is not None:
+        return run.collected
+    from emoscope.inference.writers import read_table
+
+    tables = [f for f in report.files
+              if f.stem == run.stem and f.suffix in (".csv", ".json", ".parquet")]
+    return read_table(tables[0]) if tables else None
 
 
 def _save_options(options: AnalyzeOptions, out_dir: Path) -> None:

@@ -1,0 +1,90 @@
+"""Fusing face and voice over time: late fusion (a weighted average of per-window face and
+voice probabilities) and intermediate fusion (an audio-visual model on each window's face
+frames and log-mel)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from emoscope.errors import UserError
+from emoscope.evaluation.evaluate import _canonical
+
+if TYPE_CHECKING:
+    from emoscope.inference.analyze import AnalyzeOptions
+
+log = logging.getLogger(__name__)
+
+_MERGED_INTO = {"calm": "neutral"}
+
+
+def label_map(source_labels: list[str], target_labels: list[str]) -> np.ndarray:
+    """(source, target) 0/1 matrix by canonical name (calm -> neutral); labels without a
+    counterpart map nowhere."""
+    columns = {_canonical(name): j for j, name in enumerate(target_labels)}
+    matrix = np.zeros((len(source_labels), len(target_labels)), dtype=np.float64)
+    for i, name in enumerate(source_labels):
+        key = _canonical(name)
+        key = key if key in columns else _MERGED_INTO.get(key, key)
+        if key in columns:
+            matrix[i, columns[key]] = 1.0
+    return matrix
+
+
+def window_face_probabilities(face_table: pd.DataFrame | None, labels: list[str],
+                              start_s: float, end_s: float) -> tuple[np.ndarray | None, int]:
+    """Mean face probabilities over every face row with start <= time < end, and the count."""
+    if face_table is None or face_table.empty:
+        return None, 0
+    times = face_table["time_s"].to_numpy(dtype=float)
+    rows = face_table[(times >= start_s) & (times < end_s)]
+    if rows.empty:
+        return None, 0
+    probs = rows[[f"p_{label}" for label in labels]].to_numpy(dtype=float)
+    return probs.mean(0), len(rows)
+
+
+def late_fusion(face_table: pd.DataFrame | None, voice_table: pd.DataFrame,
+                face_labels: list[str], voice_labels: list[str],
+                face_weight: float = 0.5) -> pd.DataFrame:
+    """Per voice window: ``face_weight`` * mean face probabilities + (1 - ``face_weight``) *
+    voice probabilities, in the face model's label space (voice classes mapped by name, calm
+    into neutral, then renormalised). Windows without a face take the voice alone."""
+    if not 0.0 <= face_weight <= 1.0:
+        raise UserError(f"--face-weight must be within 0-1, got {face_weight}")
+    mapping = label_map(voice_labels, face_labels)
+    if not mapping.any():
+        raise UserError("the face and voice models share no emotion labels")
+    rows = []
+    for _, window in voice_table.iterrows():
+        voice = window[[f"p_{label}" for label in voice_labels]].to_numpy(dtype=float) @ mapping
+        voice = voice / max(voice.sum(), 1e-12)
+        face, count = window_face_probabilities(face_table, face_labels, window["start_s"],
+                                                window["end_s"])
+        fused = voice if face is None else face_weight * face + (1 - face_weight) * voice
+        rows.append({"source": window["source"], "window": int(window["window"]),
+                     "start_s": window["start_s"], "end_s": window["end_s"], "faces": count,
+                     **{f"p_{label}": float(v) for label, v in zip(face_labels, fused,
+                                                                    strict=True)},
+                     "top_label": face_labels[int(np.argmax(fused))]})
+    columns = ["source", "window", "start_s", "end_s", "faces",
+               *(f"p_{label}" for label in face_labels), "top_label"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def intermediate_fusion(path: Path, voice_table: pd.DataFrame,
+                        options: AnalyzeOptions) -> pd.DataFrame:
+    """Per voice window, the audio-visual model (``options.av_model``) on the window's face
+    frames (largest face, sampled at ``options.av_fps``) and its log-mel."""
+    if not options.av_model:
+        raise UserError("--fusion intermediate needs an audio-visual model (--av-model FILE, "
+                        "architecture av_intermediate); none ships: no audio-visual training "
+                        "data is on this machine")
+    from emoscope.inference.av_windows import AVWindowReader, predict_windows
+
+    reader = AVWindowReader(options)
+    return predict_windows(reader, path, voice_table)

@@ -1,0 +1,169 @@
+"""Voice timeline: a speech emotion model over sliding windows of a file's audio.
+
+``VoiceAnalyzer.timeline(path)`` gives one row per window (``source, window, start_s, end_s,
+rms_db``, one ``p_<label>`` per class, ``top_label``). ``VoiceStage`` is the hook of
+``analyze``: audio files get the voice table alone, videos with sound get it beside the face
+table (and, with ``fusion``, a fused per-window table and a face/voice/fused plot); a video
+without an audio track is a normal case with no voice table.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from emoscope.data.audio import (
+    AUDIO_SUFFIXES,
+    AudioFrontEnd,
+    has_audio_stream,
+    load_audio,
+    log_mel,
+    sliding_windows,
+)
+from emoscope.errors import UserError
+
+if TYPE_CHECKING:
+    from emoscope.inference.analyze import AnalyzeOptions, InputReport
+
+log = logging.getLogger(__name__)
+
+FUSIONS = ("none", "late", "intermediate")
+
+
+def is_audio_file(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES
+
+
+def voice_columns(labels: list[str]) -> list[str]:
+    return ["source", "window", "start_s", "end_s", "rms_db",
+            *(f"p_{label}" for label in labels), "top_label"]
+
+
+class VoiceAnalyzer:
+    """A speech model (shipped name, path, or the default speech model) over windows."""
+
+    def __init__(self, model: str | None = None, device: str = "cpu", window_s: float = 1.0,
+                 hop_s: float = 0.5, batch_size: int = 64):
+        from emoscope.evaluation.evaluate import resolve_model
+
+        if window_s <= 0 or hop_s <= 0:
+            raise UserError(f"voice window and hop must be positive, got {window_s}, {hop_s}")
+        self.network, self.card, self.source = resolve_model(model, "speech_emotion", device)
+        if "audio" not in self.card.extra:
+            raise UserError(f"{self.source}: '{self.card.name}' is not a speech model")
+        self.front = AudioFrontEnd.from_dict(self.card.extra["audio"])
+        self.labels = list(self.card.label_space.labels)
+        self.window_s, self.hop_s = window_s, hop_s
+        self.device, self.batch_size = device, batch_size
+
+    def windows(self, wave: np.ndarray) -> list[tuple[int, int]]:
+        return sliding_windows(len(wave), self.front.sample_rate, self.window_s, self.hop_s)
+
+    def timeline(self, path: str | Path) -> pd.DataFrame:
+        """Per-window probabilities of the audio of ``path`` (MediaError when unreadable)."""
+        from emoscope.evaluation.speech import predict_speech
+
+        wave, rate = load_audio(path, self.front.sample_rate)
+        spans = self.windows(wave)
+        frames = self.front.frames(self.window_s)
+        specs = [_fixed(log_mel(wave[a:b], self.front), frames) for a, b in spans]
+        probs = predict_speech(self.network, specs, self.batch_size, self.device)
+        rows = []
+        for i, ((a, b), p) in enumerate(zip(spans, probs, strict=True)):
+            chunk = wave[a:b]
+            rms = float(np.sqrt(np.mean(chunk.astype(np.float64) ** 2))) if chunk.size else 0.0
+            rows.append({"source": str(path), "window": i, "start_s": round(a / rate, 4),
+                         "end_s": round(b / rate, 4),
+                         "rms_db": round(20 * np.log10(max(rms, 1e-10)), 2),
+                         **{f"p_{label}": float(v) for label, v in zip(self.labels, p,
+                                                                        strict=True)},
+                         "top_label": self.labels[int(p.argmax())]})
+        return pd.DataFrame(rows, columns=voice_columns(self.labels))
+
+
+def _fixed(spectrogram: np.ndarray, frames: int) -> np.ndarray:
+    from emoscope.data.audio import fit_frames
+
+    return fit_frames(spectrogram, frames, offset=0)
+
+
+class VoiceStage:
+    """The voice part of one ``analyze`` run; the speech model loads on first use."""
+
+    def __init__(self, options: AnalyzeOptions, out_dir: Path | None):
+        self.options, self.out_dir = options, out_dir
+        self._analyzer: VoiceAnalyzer | None = None
+
+    @property
+    def analyzer(self) -> VoiceAnalyzer:
+        if self._analyzer is None:
+            o = self.options
+            self._analyzer = VoiceAnalyzer(o.voice_model, o.device, o.voice_window,
+                                           o.voice_hop, o.batch_size)
+        return self._analyzer
+
+    def audio_input(self, path: Path, stem: str) -> InputReport:
+        """An audio file: the voice timeline alone (one-line error if unreadable)."""
+        from emoscope.errors import MediaError
+        from emoscope.inference.analyze import InputReport
+
+        report = InputReport(str(path), ok=False)
+        try:
+            table = self.analyzer.timeline(path)
+        except MediaError as err:
+            report.errors.append(str(err))
+            return report
+        report.ok, report.frames = True, len(table)
+        report.files.extend(self._write(table, stem, "voice"))
+        report.files.extend(self._plot(None, table, None, stem))
+        return report
+
+    def video_input(self, path: Path, stem: str, face_table: pd.DataFrame | None,
+                    face_labels: list[str]) -> list[Path]:
+        """A video: voice timeline (if it has sound) and the fused one (if asked)."""
+        from emoscope.errors import MediaError
+
+        if not has_audio_stream(path):
+            log.info("%s: no audio track; face timeline only", path)
+            return []
+        try:
+            voice = self.analyzer.timeline(path)
+        except MediaError as err:
+            log.warning("%s; face timeline only", err)
+            return []
+        files = self._write(voice, stem, "voice")
+        fused = None
+        if self.options.fusion == "late":
+            from emoscope.inference.av_fusion import late_fusion
+
+            fused = late_fusion(face_table, voice, face_labels, self.analyzer.labels,
+                                self.options.face_weight)
+        elif self.options.fusion == "intermediate":
+            from emoscope.inference.av_fusion import intermediate_fusion
+
+            fused = intermediate_fusion(path, voice, self.options)
+        if fused is not None:
+            files += self._write(fused, stem, "fused")
+        files += self._plot(face_table, voice, fused, stem, face_labels)
+        return files
+
+    def _write(self, table: pd.DataFrame, stem: str, kind: str) -> list[Path]:
+        if self.out_dir is None:
+            return []
+        from emoscope.inference.writers import write_table
+
+        return [write_table(table, self.out_dir / f"{stem}_{kind}", self.options.format)]
+
+    def _plot(self, face_table, voice, fused, stem, face_labels=None) -> list[Path]:
+        if self.out_dir is None or not self.options.plots:
+            return []
+        from emoscope.inference.av_plots import plot_av_timelines
+
+        path = plot_av_timelines(face_table, voice, fused, face_labels or [],
+                                 self.analyzer.labels, self.out_dir / f"{stem}_av_timeline.png")
+        return [path] if path is not None else []
