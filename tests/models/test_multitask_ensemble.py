@@ -8,27 +8,10 @@ import pytest
 import torch
 
 from emoscope.errors import UserError
-from emoscope.labels import AFFWILD2_ACTION_UNITS, AFFWILD2_EXPRESSIONS
-from emoscope.models.backbones import Preprocessing
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.checkpoint import load_model
 from emoscope.models.ensemble import EnsembleModel, build_ensemble, save_ensemble
 from emoscope.models.multitask import OUTPUTS, MultiTaskFaceModel
-
-KWARGS = {"backbone": "tiny_cnn_test", "num_heads": 4, "hidden_dim": 16}
-
-
-def save_multitask(folder, seed: int, name: str = "mt"):
-    """A random tiny multi-task model saved with its card (32x32 RGB)."""
-    torch.manual_seed(seed)
-    model = MultiTaskFaceModel(**KWARGS).eval()
-    with torch.no_grad():  # give BatchNorm non-trivial statistics
-        model.fusion.norm.running_mean.normal_()
-    card = ModelCard(name=f"{name}{seed}", architecture="multitask_face",
-                     architecture_kwargs=KWARGS, label_space=AFFWILD2_EXPRESSIONS,
-                     preprocessing=Preprocessing((3, 32, 32), (0.5,) * 3, (0.5,) * 3),
-                     outputs=list(OUTPUTS),
-                     extra={"au_labels": list(AFFWILD2_ACTION_UNITS.labels)})
-    return save_model(model, card, folder / f"{name}{seed}"), model
+from multitask_models import KWARGS, save_multitask
 
 
 def test_multitask_heads_and_ranges(one_torch_thread):

@@ -36,7 +36,8 @@ def format_heads(report: dict[str, Any]) -> str:
     """The side-by-side table of every head's accuracy and macro-F1."""
     from emoscope.evaluation.counterfactual import side_by_side
 
-    lines = [f"{'head':<14}{'accuracy':>10}{'macro-F1':>10}"]
+    score = "accuracy" if "accuracy" in report else "mAP"
+    lines = [f"{'head':<14}{score:>10}{'macro-F1':>10}"]
     for head, accuracy, macro_f1 in side_by_side(report):
         mark = "  <- debiased" if head == "tie" else ""
         lines.append(f"{head:<14}{accuracy:>10.4f}{macro_f1:>10.4f}{mark}")
@@ -45,14 +46,15 @@ def format_heads(report: dict[str, Any]) -> str:
 
 def evaluate_caer_command(model: str | None, root: Path, split: str, json_path: Path | None,
                           batch_size: int, device: str, dataset_kwargs: dict[str, Any]) -> None:
-    """``emoscope evaluate --dataset caer_s``: every head side by side, optionally as JSON."""
+    """``emoscope evaluate --dataset caer_s`` (or ``emotic_clef`` for a CLEF model trained on
+    EMOTIC): every head side by side, optionally as JSON."""
     from emoscope.evaluation.counterfactual import evaluate_caer
     from emoscope.evaluation.evaluate import write_report
 
     if model is None:
         raise UserError("--dataset caer_s needs --model (a trained run's model.json or .ckpt)")
     report = evaluate_caer(model, root, split, batch_size, device, dataset_kwargs)
-    typer.echo(f"{report['model']} on CAER-S {split} ({report['n']} frames)")
+    typer.echo(f"{report['model']} on {report['dataset']} {split} ({report['n']} samples)")
     typer.echo(format_heads(report), nl=False)
     if json_path is not None:
         write_report(report, json_path)

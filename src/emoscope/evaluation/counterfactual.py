@@ -47,14 +47,18 @@ def predict_heads(network: nn.Module, dataset: Dataset, batch_size: int = 64,
         inputs = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         for head, scores in head_scores(network, network(inputs)).items():
             collected.setdefault(head, []).append(scores.float().cpu().numpy())
-        collected.setdefault("label", []).append(batch["label"].numpy())
+        key = "label" if "label" in batch else "categories"  # CAER-S or EMOTIC targets
+        collected.setdefault("label", []).append(batch[key].numpy())
     return {k: np.concatenate(v) for k, v in collected.items()}
 
 
 def score_heads(collected: dict[str, np.ndarray], labels: Sequence[str]) -> dict[str, Any]:
-    """``heads``: a classification report per head; ``accuracy`` / ``macro_f1`` of the main
-    head (tie when present, else factual) at the top level."""
+    """``heads``: a classification report per head (multi-label targets: mAP and per-class
+    AP); the main head's (tie when present, else factual) ``accuracy`` / ``macro_f1`` or
+    ``mAP`` at the top level."""
     targets = collected["label"]
+    if targets.ndim == 2:
+        return _score_multilabel(collected, labels)
     heads = {h: classification_report(targets, collected[h].argmax(1), labels)
              for h in HEAD_ORDER if h in collected}
     if not heads:
@@ -64,38 +68,54 @@ def score_heads(collected: dict[str, np.ndarray], labels: Sequence[str]) -> dict
             "macro_f1": heads[main]["macro_f1"], "n": int(len(targets)), "heads": heads}
 
 
+def _score_multilabel(collected: dict[str, np.ndarray], labels: Sequence[str]) -> dict[str, Any]:
+    from emoscope.evaluation.multilabel import mean_average_precision
+
+    heads = {h: mean_average_precision(collected["label"], collected[h], labels)
+             for h in HEAD_ORDER if h in collected}
+    main = "tie" if "tie" in heads else "factual"
+    return {"main_head": main, "mAP": heads[main]["mAP"], "n": int(len(collected["label"])),
+            "heads": heads}
+
+
 def side_by_side(report: dict[str, Any]) -> list[tuple[str, float, float]]:
-    """(head, accuracy, macro-F1) rows in ``HEAD_ORDER``."""
-    return [(h, r["accuracy"], r["macro_f1"]) for h, r in report["heads"].items()]
+    """(head, accuracy, macro-F1) rows in ``HEAD_ORDER``; (head, mAP, nan) for multi-label."""
+    return [(h, r["accuracy"], r["macro_f1"]) if "accuracy" in r else (h, r["mAP"], float("nan"))
+            for h, r in report["heads"].items()]
 
 
-def card_dataset_options(card: ModelCard) -> dict[str, Any]:
-    """CAER-S dataset arguments that reproduce a model's inputs (no augmentation)."""
+def card_dataset_options(card: ModelCard) -> tuple[str, dict[str, Any]]:
+    """The DATASETS name and arguments that reproduce a model's inputs (no augmentation):
+    ``caer_s``, or ``emotic_clef`` for a CLEF model trained on EMOTIC."""
+    if "emotic_clef" in card.extra:
+        return "emotic_clef", dict(card.extra["emotic_clef"])
     stored = card.extra.get("caer")
     if not stored:
-        raise UserError(f"model card '{card.name}' is not a CAER-S model (no 'caer' entry); "
-                        "train it with a task: clef config")
-    return {"streams": stored["streams"], "mask": stored.get("mask", "box")}
+        raise UserError(f"model card '{card.name}' is not a CAER-S / CLEF model (no 'caer' "
+                        "entry); train it with a task: clef config")
+    return "caer_s", {"streams": stored["streams"], "mask": stored.get("mask", "box")}
 
 
 def evaluate_caer(model: Any, root: str | Path, split: str = "test", batch_size: int = 64,
                   device: str | torch.device = "cpu",
                   dataset_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every head's scores of a model (path or (network, card)) on one CAER-S split."""
+    """Every head's scores of a model (path or (network, card)) on one split of the dataset
+    it was trained on (CAER-S, or EMOTIC for a CLEF model trained there)."""
     from emoscope.evaluation.evaluate import resolve_model
     from emoscope.registry import DATASETS
 
     if not Path(root).exists():
         raise UserError(f"{root}: dataset root not found")
     network, card, source = resolve_model(model, "context_emotion", device)
-    options = {**card_dataset_options(card), **(dataset_kwargs or {})}
-    dataset = DATASETS.build("caer_s", root=root, split=split, train=False, **options)
-    log.info("evaluating %s on CAER-S %s (%d frames)", card.name, split, len(dataset))
+    name, options = card_dataset_options(card)
+    dataset = DATASETS.build(name, root=root, split=split, train=False,
+                             **{**options, **(dataset_kwargs or {})})
+    log.info("evaluating %s on %s %s (%d samples)", card.name, name, split, len(dataset))
     started = time.perf_counter()
     collected = predict_heads(network, dataset, batch_size, device)
     seconds = time.perf_counter() - started
     report = score_heads(collected, card.label_space.labels)
-    report.update(model=card.name, model_path=source, dataset="caer_s", root=str(root),
+    report.update(model=card.name, model_path=source, dataset=name, root=str(root),
                   split=split, seconds=round(seconds, 3),
-                  frames_per_second=round(len(dataset) / max(seconds, 1e-9), 1))
+                  samples_per_second=round(len(dataset) / max(seconds, 1e-9), 1))
     return report

@@ -24,6 +24,7 @@ class FaceLabel:
     track_id: int
     label: str
     score: float
+    details: str = ""  # a second line (valence/arousal, active AUs of multi-task models)
 
 
 def track_colour(track_id: int) -> tuple[int, int, int]:
@@ -51,12 +52,28 @@ def draw_faces(rgb: np.ndarray, faces: list[FaceLabel], note: str | None = None)
         cv2.rectangle(canvas, (x1, top), (x1 + tw + 4, top + th + base + 2), colour, -1)
         cv2.putText(canvas, caption, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX,
                     font_scale, (0, 0, 0), 1, cv2.LINE_AA)
+        if face.details:
+            _draw_details(canvas, face.details, (x1, y2), colour, font_scale)
     if note:
         cv2.putText(canvas, note, (8, int(24 * font_scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX,
                     font_scale, (255, 255, 255), 2, cv2.LINE_AA)
         cv2.putText(canvas, note, (8, int(24 * font_scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX,
                     font_scale, (0, 0, 0), 1, cv2.LINE_AA)
     return canvas
+
+
+def _draw_details(canvas: np.ndarray, text: str, corner: tuple[int, int],
+                  colour: tuple[int, int, int], font_scale: float) -> None:
+    """``text`` on a filled strip under the box (inside it when the frame ends there)."""
+    import cv2
+
+    scale = font_scale * 0.85
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x1, y2 = corner
+    top = y2 if y2 + th + base + 2 <= canvas.shape[0] else max(0, y2 - th - base - 2)
+    cv2.rectangle(canvas, (x1, top), (x1 + tw + 4, top + th + base + 2), colour, -1)
+    cv2.putText(canvas, text, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def save_png(rgb: np.ndarray, path: str | Path) -> Path:

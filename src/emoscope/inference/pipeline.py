@@ -7,7 +7,7 @@ once for all of them and results come out in frame order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +29,10 @@ class FrameResult:
     probabilities: np.ndarray  # (n, C)
     smoothed: np.ndarray | None = None  # (n, C) when smoothing is on
     valence_arousal: np.ndarray | None = None  # (n, 2)
+    action_units: np.ndarray | None = None  # (n, K) probabilities of multi-task models
+    au_labels: Sequence[str] = ()  # the K action-unit names
+    smoothed_valence_arousal: np.ndarray | None = None  # with smoothing on, as ``smoothed``
+    smoothed_action_units: np.ndarray | None = None
 
 
 @dataclass
@@ -93,17 +97,35 @@ class FrameAnalyzer:
         for item in pending:
             stop = start + len(item.crops)
             probs = predictions.probabilities[start:stop]
-            va = None
+            va = aus = None
             if predictions.valence_arousal is not None:
                 va = predictions.valence_arousal[start:stop]
-            smoothed = None
+            if getattr(predictions, "action_units", None) is not None:
+                aus = predictions.action_units[start:stop]
+            result = FrameResult(item.frame, item.boxes, item.track_ids, probs, None, va, aus,
+                                 getattr(self.predictor, "au_labels", ()))
             if self.smoother.enabled:
-                smoothed = np.array([self.smoother.update(tid, p) for tid, p in
-                                     zip(item.track_ids, probs, strict=True)])
-                smoothed = smoothed.reshape(len(item.track_ids), len(self.labels))
+                self._smooth(result)
             start = stop
-            yield FrameResult(item.frame, item.boxes, item.track_ids, probs, smoothed, va)
+            yield result
         self.smoother.forget(live_tracks)
+
+    def _smooth(self, result: FrameResult) -> None:
+        """Per-track smoothing of the probabilities, and of VA / AUs when the model has them
+        (one state per track over their concatenation)."""
+        parts = [p for p in (result.probabilities, result.valence_arousal, result.action_units)
+                 if p is not None]
+        joined = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        smoothed = np.array([self.smoother.update(tid, row) for tid, row in
+                             zip(result.track_ids, joined, strict=True)])
+        smoothed = smoothed.reshape(len(result.track_ids), joined.shape[1])
+        widths = np.cumsum([p.shape[1] for p in parts])[:-1]
+        pieces = iter(np.split(smoothed, widths, axis=1))
+        result.smoothed = next(pieces)
+        if result.valence_arousal is not None:
+            result.smoothed_valence_arousal = next(pieces)
+        if result.action_units is not None:
+            result.smoothed_action_units = next(pieces)
 
 
 def result_rows(result: FrameResult, source: str, labels: list[str]) -> list[dict[str, object]]:
@@ -127,10 +149,19 @@ def result_rows(result: FrameResult, source: str, labels: list[str]) -> list[dic
         row["top_label"] = labels[int(np.argmax(probs))]
         if result.valence_arousal is not None:
             row["valence"], row["arousal"] = (float(v) for v in result.valence_arousal[i])
+        if result.action_units is not None:
+            row.update({f"au_{name}": float(p) for name, p in
+                        zip(result.au_labels, result.action_units[i], strict=True)})
         if result.smoothed is not None:
             smooth = result.smoothed[i]
             row.update({f"smooth_{label}": float(p) for label, p in zip(labels, smooth,
                                                                           strict=True)})
             row["top_label_smooth"] = labels[int(np.argmax(smooth))]
+        if result.smoothed_valence_arousal is not None:
+            row["smooth_valence"], row["smooth_arousal"] = (
+                float(v) for v in result.smoothed_valence_arousal[i])
+        if result.smoothed_action_units is not None:
+            row.update({f"smooth_au_{name}": float(p) for name, p in
+                        zip(result.au_labels, result.smoothed_action_units[i], strict=True)})
         rows.append(row)
     return rows

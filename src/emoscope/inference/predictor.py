@@ -73,10 +73,12 @@ def prepare_crop(crop: np.ndarray, card: ModelCard) -> np.ndarray:
 
 @dataclass
 class Predictions:
-    """Model outputs for a batch of faces: class probabilities and optional valence/arousal."""
+    """Model outputs for a batch of faces: class probabilities, optional valence/arousal and
+    action-unit probabilities (multi-task models; units named by ``card.extra.au_labels``)."""
 
     probabilities: np.ndarray  # (N, C)
     valence_arousal: np.ndarray | None = None  # (N, 2) in [-1, 1]
+    action_units: np.ndarray | None = None  # (N, K) in [0, 1]
 
 
 class FacePredictor:
@@ -98,6 +100,9 @@ class FacePredictor:
         self.margin = float(card.extra.get("face_margin", DEFAULT_FACE_MARGIN))
         self.labels = list(card.label_space.labels)
         self.has_valence_arousal = "valence_arousal" in card.outputs
+        self.au_labels = (list(card.extra.get("au_labels", []))
+                          if "action_units" in card.outputs else [])
+        self.has_action_units = bool(self.au_labels)
 
     @classmethod
     def from_name(cls, name_or_path: str | Path | None, device: str = "cpu",
@@ -134,8 +139,10 @@ class FacePredictor:
         num_classes = len(self.labels)
         if len(crops) == 0:
             empty_va = np.zeros((0, 2), np.float32) if self.has_valence_arousal else None
-            return Predictions(np.zeros((0, num_classes), np.float32), empty_va)
-        probs, va = [], []
+            empty_au = (np.zeros((0, len(self.au_labels)), np.float32)
+                        if self.has_action_units else None)
+            return Predictions(np.zeros((0, num_classes), np.float32), empty_va, empty_au)
+        probs, va, aus = [], [], []
         for start in range(0, len(crops), self.batch_size):
             chunk = crops[start:start + self.batch_size]
             with _threads_for_batch(len(chunk), self.device):
@@ -147,8 +154,11 @@ class FacePredictor:
                 probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
             if self.has_valence_arousal and isinstance(out, dict) and "valence_arousal" in out:
                 va.append(out["valence_arousal"].float().cpu().numpy())
+            if self.has_action_units and isinstance(out, dict) and "action_units" in out:
+                aus.append(torch.sigmoid(out["action_units"].float()).cpu().numpy())
         valence_arousal = np.concatenate(va) if va else None
-        return Predictions(np.concatenate(probs), valence_arousal)
+        action_units = np.concatenate(aus) if aus else None
+        return Predictions(np.concatenate(probs), valence_arousal, action_units)
 
 
 # With passive OpenMP waiting (set by ``import emoscope``) a handful of faces runs about 3x

@@ -65,7 +65,8 @@ class SourceRun:
         labels = analyzer.labels
         self.labels = labels
         self.has_va = analyzer.predictor.has_valence_arousal
-        self.columns = result_columns(labels, self.has_va, analyzer.smoother.enabled)
+        self.columns = result_columns(labels, self.has_va, analyzer.smoother.enabled,
+                                      getattr(analyzer.predictor, "au_labels", ()))
         self.summary = TrackSummary(labels, self.has_va)
         self.writer: TableWriter | None = None
         self.collected: pd.DataFrame | None = empty_table(self.columns) if collect else None
@@ -175,15 +176,36 @@ class SourceRun:
         return _VideoAnnotator(target, self.labels)
 
 
+ACTIVE_AU = 0.5  # an action unit is shown as active from this probability
+
+
 def face_labels(result: FrameResult, labels: list[str]) -> list[FaceLabel]:
-    """Caption per face: the smoothed label when smoothing is on, else the raw one."""
+    """Caption per face: the smoothed label when smoothing is on, else the raw one; multi-task
+    models add valence/arousal and the active action units as a second line."""
     probs = result.smoothed if result.smoothed is not None else result.probabilities
     faces = []
-    for box, track_id, p in zip(result.boxes, result.track_ids, probs, strict=True):
+    for i, (box, track_id, p) in enumerate(zip(result.boxes, result.track_ids, probs,
+                                               strict=True)):
         top = int(p.argmax())
         faces.append(FaceLabel((box.x1, box.y1, box.x2, box.y2), track_id, labels[top],
-                               float(p[top])))
+                               float(p[top]), _affect_details(result, i)))
     return faces
+
+
+def _affect_details(result: FrameResult, i: int) -> str:
+    """``V +0.31 A -0.12  AU6 AU12`` for face ``i`` (smoothed values when smoothing is on)."""
+    va = result.smoothed_valence_arousal if result.smoothed_valence_arousal is not None \
+        else result.valence_arousal
+    aus = result.smoothed_action_units if result.smoothed_action_units is not None \
+        else result.action_units
+    parts = []
+    if va is not None:
+        parts.append(f"V {va[i][0]:+.2f} A {va[i][1]:+.2f}")
+    if aus is not None:
+        active = [name for name, p in zip(result.au_labels, aus[i], strict=True)
+                  if p >= ACTIVE_AU]
+        parts.append(" ".join(active) if active else "no AU")
+    return "  ".join(parts)
 
 
 class _ImageAnnotator:

@@ -31,16 +31,22 @@ BASE_COLUMNS = {
 
 
 def result_columns(labels: Sequence[str], valence_arousal: bool = False,
-                   smoothed: bool = False) -> dict[str, str]:
-    """Column name -> pandas dtype of the per-face table of a model with ``labels``."""
+                   smoothed: bool = False, action_units: Sequence[str] = ()) -> dict[str, str]:
+    """Column name -> pandas dtype of the per-face table of a model with ``labels``
+    (``action_units``: the AU names of a multi-task model, as ``au_<name>`` probabilities)."""
     columns = dict(BASE_COLUMNS)
     columns.update({f"p_{label}": "float64" for label in labels})
     columns["top_label"] = "string"
     if valence_arousal:
         columns.update({"valence": "float64", "arousal": "float64"})
+    columns.update({f"au_{name}": "float64" for name in action_units})
     if smoothed:
         columns.update({f"smooth_{label}": "float64" for label in labels})
         columns["top_label_smooth"] = "string"
+        if action_units:  # multi-task models: smoothed VA and AUs too
+            if valence_arousal:
+                columns.update({"smooth_valence": "float64", "smooth_arousal": "float64"})
+            columns.update({f"smooth_au_{name}": "float64" for name in action_units})
     return columns
 
 

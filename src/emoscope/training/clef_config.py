@@ -11,15 +11,17 @@ TASK = "clef"
 
 @dataclass
 class ClefDataConfig:
-    dataset: str = "caer_s"  # the DATASETS registry name
+    dataset: str = "caer_s"  # caer_s (single-label) | emotic (26 categories, multi-label)
     root: str = "../shared/data/CAER-S"
     train_split: str = "train"
-    val_split: str = "test"  # CAER-S ships train and test only
+    val_split: str = "test"  # CAER-S ships train and test only (EMOTIC: use val)
     face_coords: str = ""  # train split's JSON; empty: ROOT/{split}_face_coords.json
     val_face_coords: str = ""
     mask: str = "box"  # box | segmentation | auto: how the subject leaves the context image
     augment: str = "none"  # none | basic | full, every stream
-    limit: int = 0  # >0: at most N frames per class and split (smoke runs)
+    limit: int = 0  # >0: CAER-S at most N frames per class, EMOTIC N persons, per split
+    options: dict[str, Any] = field(default_factory=dict)  # more dataset arguments (EMOTIC:
+    # layout, face_cache, min_face_visibility, normalise_vad, ...)
     num_workers: int = 0
 
 
@@ -84,4 +86,4 @@ def is_clef_config(data: dict[str, Any]) -> bool:
     """Whether a loaded YAML mapping describes a CAER-S / CLEF experiment."""
     section = data.get("data")
     dataset = section.get("dataset") if isinstance(section, dict) else None
-    return data.get("task") == TASK or dataset == "caer_s"
+    return data.get("task") == TASK or dataset in ("caer_s", "emotic_clef")

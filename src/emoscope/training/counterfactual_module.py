@@ -1,17 +1,21 @@
-"""The LightningModule of CAER-S runs: a plain context-aware model (cross-entropy) or a CLEF
-wrapper (``CounterfactualLoss``); validation scores every head side by side.
+"""The LightningModule of CAER-S / EMOTIC CLEF runs: a plain context-aware model
+(cross-entropy, or BCE for multi-label) or a CLEF wrapper (``CounterfactualLoss``);
+validation scores every head side by side.
 
 Heads (``HEADS``): ``factual`` (the fused prediction phi(Y_c, Y_e), what the model predicts
 *with* the context's direct effect), ``factual_model`` (Y_e, the wrapped model's own logits),
 ``context`` (Y_c, the context branch alone) and ``tie`` (the debiased prediction). A plain
-model has ``factual`` only. The monitored score is ``val/acc`` (TIE for CLEF).
+model has ``factual`` only. The monitored score (``monitor_name``) is ``val/acc`` for
+single-label (CAER-S) and ``val/mAP`` for multi-label (EMOTIC), of TIE for CLEF.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,20 +26,27 @@ from emoscope.evaluation.counterfactual import head_scores
 from emoscope.models.counterfactual import CounterfactualModel, factual_scores
 from emoscope.training.clef_config import ClefOptimConfig
 
-MONITOR = "val/acc"
 HEADS = ("factual", "factual_model", "context", "tie")  # see evaluation.counterfactual
 
 
-class CounterfactualModule(L.LightningModule):
-    """Trains ``network`` on CAER-S item dicts (``label`` targets).
+def monitor_name(kind: str) -> str:
+    return "val/mAP" if kind == "multi_label" else "val/acc"
 
-    loss: a ``CounterfactualLoss`` for a CLEF network, None for a plain one (cross-entropy).
+
+MONITOR = monitor_name("single_label")
+
+
+class CounterfactualModule(L.LightningModule):
+    """Trains ``network`` on CAER-S (``label``) or EMOTIC (``categories``) item dicts.
+
+    loss: a ``CounterfactualLoss`` for a CLEF network, None for a plain one.
     freeze_factual: the wrapped factual model gets no gradient and stays in eval mode.
     """
 
     def __init__(self, network: nn.Module, loss: nn.Module | None, optim: ClefOptimConfig,
                  num_classes: int, freeze_factual: bool = False, label_smoothing: float = 0.0,
-                 config: dict[str, Any] | None = None, card: dict[str, Any] | None = None):
+                 config: dict[str, Any] | None = None, card: dict[str, Any] | None = None,
+                 kind: str = "single_label", label_names: Sequence[str] | None = None):
         super().__init__()
         self.network, self.loss, self.optim = network, loss, optim
         self.is_clef = isinstance(network, CounterfactualModel)
@@ -46,9 +57,14 @@ class CounterfactualModule(L.LightningModule):
             network.factual.requires_grad_(False).eval()
         self.label_smoothing = label_smoothing
         self.config, self.card = config or {}, card
-        heads = HEADS if self.is_clef else ("factual",)
+        self.kind = kind
+        self.target_key = "categories" if kind == "multi_label" else "label"
+        self.monitor = monitor_name(kind)
+        self.label_names = list(label_names or [str(i) for i in range(num_classes)])
+        self.heads = HEADS if self.is_clef else ("factual",)
         self.accuracy = nn.ModuleDict({h: MulticlassAccuracy(num_classes, average="micro")
-                                       for h in heads})
+                                       for h in self.heads})
+        self._val: dict[str, list[np.ndarray]] = {}
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -63,32 +79,56 @@ class CounterfactualModule(L.LightningModule):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self.network(batch)
 
+    def _plain_loss(self, outputs: dict[str, torch.Tensor], targets: torch.Tensor):
+        scores = factual_scores(outputs)
+        if self.kind == "multi_label":
+            return F.binary_cross_entropy_with_logits(scores, targets.float())
+        return F.cross_entropy(scores, targets, label_smoothing=self.label_smoothing)
+
     def training_step(self, batch, batch_idx):
         outputs = self(batch)
-        n = int(batch["label"].shape[0])
+        targets = batch[self.target_key]
+        n = int(targets.shape[0])
         if self.is_clef:
-            parts = self.loss(outputs, batch["label"], self.network, self.global_step)
+            parts = self.loss(outputs, targets, self.network, self.global_step)
             for key in ("factual", "context", "kl"):
                 self.log(f"train/loss_{key}", parts[key], on_step=False, on_epoch=True,
                          batch_size=n)
             loss = parts["loss"]
         else:
-            loss = F.cross_entropy(factual_scores(outputs), batch["label"],
-                                   label_smoothing=self.label_smoothing)
+            loss = self._plain_loss(outputs, targets)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
         return loss
 
     def validation_step(self, batch, batch_idx):
         scores = head_scores(self.network, self(batch))
+        targets = batch[self.target_key]
+        if self.kind == "multi_label":
+            for head in self.heads:
+                self._val.setdefault(head, []).append(scores[head].float().cpu().numpy())
+            self._val.setdefault("target", []).append(targets.float().cpu().numpy())
+            return
         for head, metric in self.accuracy.items():
-            metric.update(scores[head].argmax(1), batch["label"])
+            metric.update(scores[head].argmax(1), targets)
 
     def on_validation_epoch_end(self) -> None:
+        main = "tie" if self.is_clef else "factual"
+        if self.kind == "multi_label":
+            from emoscope.evaluation.multilabel import mean_average_precision
+
+            collected = {k: np.concatenate(v) for k, v in self._val.items()}
+            self._val = {}
+            for head in self.heads:
+                report = mean_average_precision(collected["target"], collected[head],
+                                                self.label_names)
+                self.log(f"val/mAP_{head}", float(np.nan_to_num(report["mAP"])))
+            self.log(self.monitor, self.trainer.callback_metrics[f"val/mAP_{main}"],
+                     prog_bar=True)
+            return
         for head, metric in self.accuracy.items():
             self.log(f"val/acc_{head}", metric.compute())
             metric.reset()
-        main = "tie" if self.is_clef else "factual"
-        self.log(MONITOR, self.trainer.callback_metrics[f"val/acc_{main}"], prog_bar=True)
+        self.log(self.monitor, self.trainer.callback_metrics[f"val/acc_{main}"], prog_bar=True)
 
     def configure_optimizers(self):
         kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}

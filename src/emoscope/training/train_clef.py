@@ -24,14 +24,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from emoscope.config import to_dict
-from emoscope.data.caer_s import CAER_STREAMS, CaerSDataset
+from emoscope.data.caer_s import CAER_STREAMS
 from emoscope.errors import UserError
-from emoscope.labels import CAER_S_LABELS
+from emoscope.labels import CAER_S_LABELS, EMOTIC_CATEGORIES, LabelSpace
 from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.counterfactual import CounterfactualModel
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.clef_config import ClefConfig
-from emoscope.training.counterfactual_module import MONITOR, CounterfactualModule
+from emoscope.training.counterfactual_module import CounterfactualModule, monitor_name
 from emoscope.training.history import read_history
 from emoscope.training.losses_counterfactual import CounterfactualLoss
 from emoscope.training.train import (
@@ -46,6 +46,15 @@ from emoscope.utils.files import atomic_write_text
 log = logging.getLogger(__name__)
 
 UNUSED_STREAM_SIZE = 8  # a stream the model does not read is still produced: keep it tiny
+DATASETS_KNOWN = ("caer_s", "emotic")
+
+
+def label_space_of(cfg: ClefConfig) -> LabelSpace:
+    """CAER-S's 7 classes (single-label) or EMOTIC's 26 categories (multi-label)."""
+    if cfg.data.dataset not in DATASETS_KNOWN:
+        raise UserError(f"clef runs read {' or '.join(DATASETS_KNOWN)}, not "
+                        f"'{cfg.data.dataset}'")
+    return EMOTIC_CATEGORIES if cfg.data.dataset == "emotic" else CAER_S_LABELS
 
 
 def _factual(cfg: ClefConfig) -> tuple[nn.Module, dict[str, Any]]:
@@ -70,16 +79,18 @@ def build_clef_network(cfg: ClefConfig) -> tuple[nn.Module, dict[str, Any]]:
     if not cfg.model.debias:
         return factual, spec
     m = cfg.model
+    space = label_space_of(cfg)
     network = CounterfactualModel(
-        factual, CAER_S_LABELS.num_classes, context_backbone=m.context_backbone,
-        context_image_size=m.context_image_size or None, fusion=m.fusion,
+        factual, space.num_classes, context_backbone=m.context_backbone,
+        context_image_size=m.context_image_size or None, kind=space.kind, fusion=m.fusion,
         space=m.space or None, clamp=m.clamp, pretrained=m.pretrained, factual_config=spec)
     return network, {"architecture": "clef", "kwargs": network.config}
 
 
-def stream_specs_for(network: nn.Module, augment: str) -> dict[str, dict[str, Any]]:
-    """CAER-S stream specs from the models' preprocessing: the factual model's streams, then
-    the context branch's ``context_masked`` if the factual model does not read it."""
+def stream_specs_for(network: nn.Module, augment: str,
+                     streams: tuple[str, ...] = CAER_STREAMS) -> dict[str, dict[str, Any]]:
+    """Stream specs from the models' preprocessing: the factual model's streams, then the
+    context branch's ``context_masked`` if the factual model does not read it."""
     factual = network.factual if isinstance(network, CounterfactualModel) else network
     preprocessing = dict(getattr(factual, "preprocessing", {}) or {})
     if not isinstance(preprocessing, dict) or not preprocessing:
@@ -88,7 +99,7 @@ def stream_specs_for(network: nn.Module, augment: str) -> dict[str, dict[str, An
     if isinstance(network, CounterfactualModel):
         preprocessing.setdefault(network.context_key, network.context_branch.preprocessing)
     specs: dict[str, dict[str, Any]] = {}
-    for stream in CAER_STREAMS:
+    for stream in streams:
         prep = preprocessing.get(stream)
         if prep is None:
             specs[stream] = {"size": UNUSED_STREAM_SIZE}
@@ -98,11 +109,12 @@ def stream_specs_for(network: nn.Module, augment: str) -> dict[str, dict[str, An
     return specs
 
 
-def load_caer_splits(cfg: ClefConfig, network: nn.Module) -> tuple[CaerSDataset, CaerSDataset]:
+def load_splits(cfg: ClefConfig, network: nn.Module) -> tuple[Any, Any]:
+    """Train (augmented as configured) and validation datasets of CAER-S or EMOTIC."""
+    if label_space_of(cfg) is EMOTIC_CATEGORIES:
+        return load_emotic_splits(cfg, network)
     d = cfg.data
-    if d.dataset != "caer_s":
-        raise UserError(f"clef runs read CAER-S (data.dataset=caer_s), not '{d.dataset}'")
-    common = {"root": d.root, "mask": d.mask, "limit": d.limit}
+    common = {"root": d.root, "mask": d.mask, "limit": d.limit, **d.options}
     train = DATASETS.build(d.dataset, split=d.train_split, train=True,
                            streams=stream_specs_for(network, d.augment),
                            face_coords=d.face_coords or None, **common)
@@ -112,28 +124,52 @@ def load_caer_splits(cfg: ClefConfig, network: nn.Module) -> tuple[CaerSDataset,
     return train, val
 
 
-def _card(cfg: ClefConfig, network: nn.Module, spec: dict[str, Any], train: CaerSDataset,
-          command: str) -> ModelCard:
-    streams = {name: {**s.to_dict(), "augment": "none"} for name, s in train.specs.items()}
+def load_emotic_splits(cfg: ClefConfig, network: nn.Module) -> tuple[Any, Any]:
+    from emoscope.data.emotic.transforms import STREAMS
+
+    d = cfg.data
+    masked = stream_specs_for(network, "none", ("context_masked",))["context_masked"]
+    common = {"root": d.root, "limit": d.limit, "context_masked": masked, **d.options}
+    train = DATASETS.build("emotic_clef", split=d.train_split, train=True,
+                           streams=stream_specs_for(network, d.augment, STREAMS), **common)
+    val = DATASETS.build("emotic_clef", split=d.val_split, train=False,
+                         streams=stream_specs_for(network, "none", STREAMS), **common)
+    return train, val
+
+
+def dataset_entry(cfg: ClefConfig, network: nn.Module) -> dict[str, Any]:
+    """What a model card needs to rebuild the evaluation inputs (no augmentation)."""
+    if label_space_of(cfg) is EMOTIC_CATEGORIES:
+        from emoscope.data.emotic.transforms import STREAMS
+
+        masked = stream_specs_for(network, "none", ("context_masked",))["context_masked"]
+        return {"emotic_clef": {"streams": stream_specs_for(network, "none", STREAMS),
+                                "context_masked": masked, **cfg.data.options}}
+    return {"caer": {"streams": stream_specs_for(network, "none"), "mask": cfg.data.mask}}
+
+
+def _card(cfg: ClefConfig, network: nn.Module, spec: dict[str, Any], command: str) -> ModelCard:
     factual = network.factual if isinstance(network, CounterfactualModel) else network
     first = next(iter(factual.preprocessing.values()))
     heads = ["factual", "factual_model", "context", "tie"] if cfg.model.debias else ["factual"]
+    space = label_space_of(cfg)
     return ModelCard(
         name=cfg.name, architecture=spec["architecture"], architecture_kwargs=spec["kwargs"],
-        label_space=CAER_S_LABELS, preprocessing=first, outputs=["logits"],
-        task="context_emotion", data=f"caer_s {cfg.data.train_split} (validated on "
-        f"{cfg.data.val_split})", recipe=json.dumps(to_dict(cfg), sort_keys=True),
-        command=command, extra={"caer": {"streams": streams, "mask": cfg.data.mask},
-                                "heads": heads})
+        label_space=space, preprocessing=first,
+        outputs=["categories" if space is EMOTIC_CATEGORIES else "logits"],
+        task="context_emotion", data=f"{cfg.data.dataset} {cfg.data.train_split} (validated "
+        f"on {cfg.data.val_split})", recipe=json.dumps(to_dict(cfg), sort_keys=True),
+        command=command, extra={**dataset_entry(cfg, network), "heads": heads})
 
 
 def _trainer(cfg: ClefConfig, run_dir: Path, steps: int) -> tuple[L.Trainer, ModelCheckpoint]:
     t = cfg.trainer
+    monitor = monitor_name(label_space_of(cfg).kind)
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
-                                 monitor=MONITOR, mode="max", save_last=True)
+                                 monitor=monitor, mode="max", save_last=True)
     callbacks: list[L.Callback] = [checkpoint]
     if t.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping(MONITOR, mode="max", patience=t.early_stopping_patience))
+        callbacks.append(EarlyStopping(monitor, mode="max", patience=t.early_stopping_patience))
     precision = t.precision
     if precision == "auto":
         precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
@@ -149,19 +185,22 @@ def _trainer(cfg: ClefConfig, run_dir: Path, steps: int) -> tuple[L.Trainer, Mod
 
 
 def train_clef(cfg: ClefConfig, resume: bool = False, command: str | None = None) -> TrainResult:
-    """Train on CAER-S, keep the best checkpoint on ``val/acc`` (TIE for CLEF), export it."""
+    """Train on CAER-S (EMOTIC), keep the best checkpoint on ``val/acc`` (``val/mAP``) of TIE
+    for CLEF, of the model for a plain run, and export it."""
     run_dir, last_ckpt = start_run(cfg, resume)
+    space = label_space_of(cfg)
     network, spec = build_clef_network(cfg)
-    train, val = load_caer_splits(cfg, network)
-    card = _card(cfg, network, spec, train, command or _default_command())
+    train, val = load_splits(cfg, network)
+    card = _card(cfg, network, spec, command or _default_command())
     loss = None
     if cfg.model.debias:
         loss = CounterfactualLoss(cfg.loss.factual_weight, cfg.loss.context_weight,
                                   cfg.loss.kl_weight, cfg.loss.warmup_steps,
                                   cfg.loss.label_smoothing)
-    module = CounterfactualModule(network, loss, cfg.optim, CAER_S_LABELS.num_classes,
+    module = CounterfactualModule(network, loss, cfg.optim, space.num_classes,
                                   cfg.model.freeze_factual, cfg.loss.label_smoothing,
-                                  to_dict(cfg), card=card.to_dict())
+                                  to_dict(cfg), card=card.to_dict(), kind=space.kind,
+                                  label_names=space.labels)
     t = cfg.trainer
     generator = torch.Generator().manual_seed(t.seed)
     drop_last = len(train) > t.batch_size and len(train) % t.batch_size == 1
@@ -175,7 +214,7 @@ def train_clef(cfg: ClefConfig, resume: bool = False, command: str | None = None
 
 
 def _finish(cfg: ClefConfig, run_dir: Path, trainer: L.Trainer, module: CounterfactualModule,
-            checkpoint: ModelCheckpoint, card: ModelCard, val: CaerSDataset) -> TrainResult:
+            checkpoint: ModelCheckpoint, card: ModelCard, val: Any) -> TrainResult:
     from emoscope.evaluation.counterfactual import predict_heads, score_heads
     from emoscope.evaluation.evaluate import write_report
 
@@ -185,7 +224,8 @@ def _finish(cfg: ClefConfig, run_dir: Path, trainer: L.Trainer, module: Counterf
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(state["state_dict"])
     history = read_history(run_dir)
-    best_row = max((r for r in history if MONITOR in r), key=lambda r: r[MONITOR], default={})
+    monitor = module.monitor
+    best_row = max((r for r in history if monitor in r), key=lambda r: r[monitor], default={})
     scores: dict[str, Any] = {k: round(float(v), 4) for k, v in best_row.items()
                               if k.startswith("val/") and v == v}
     scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
@@ -197,7 +237,8 @@ def _finish(cfg: ClefConfig, run_dir: Path, trainer: L.Trainer, module: Counterf
                       json.dumps({"best": scores, "last": last}, indent=2))
     _plot_history(history, run_dir / "history.png")
     report = score_heads(predict_heads(network, val, cfg.trainer.eval_batch_size),
-                         CAER_S_LABELS.labels)
-    report.update(model=cfg.name, dataset="caer_s", root=cfg.data.root, split=cfg.data.val_split)
+                         card.label_space.labels)
+    report.update(model=cfg.name, dataset=cfg.data.dataset, root=cfg.data.root,
+                  split=cfg.data.val_split)
     write_report(report, run_dir / "val_report.json")
     return TrainResult(run_dir, model_path, scores, history, network)
