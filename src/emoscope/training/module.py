@@ -72,10 +72,12 @@ class ClassifierModule(L.LightningModule):
                 teacher_logits = self.teacher(teacher_in)["logits"]
             kd = distillation_loss(logits, teacher_logits, self.distill.temperature)
             loss = (1 - self.distill.alpha) * loss + self.distill.alpha * kd
-            self.log("train/distill", kd, on_step=False, on_epoch=True)
+            self.log("train/distill", kd, on_step=False, on_epoch=True, sync_dist=True)
         accuracy = (logits.argmax(1) == labels).float().mean()
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/accuracy", accuracy, on_step=False, on_epoch=True)
+        # sync_dist: under DDP each epoch value is the mean over every process, not rank 0's
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 sync_dist=True)
+        self.log("train/accuracy", accuracy, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -84,7 +86,8 @@ class ClassifierModule(L.LightningModule):
         logits = self(inputs)
         self.val_accuracy.update(logits, labels)
         self.val_macro_f1.update(logits, labels)
-        self.log("val/loss", nn.functional.cross_entropy(logits.float(), labels), on_epoch=True)
+        self.log("val/loss", nn.functional.cross_entropy(logits.float(), labels), on_epoch=True,
+                 sync_dist=True)
         if self.tta_flip:
             flipped = self(torch.flip(inputs, dims=[3]))
             probs = logits.float().softmax(1) + flipped.float().softmax(1)

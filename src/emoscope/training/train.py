@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 
 from emoscope.config import save_config, to_dict
@@ -121,7 +122,8 @@ def start_run(cfg, resume: bool) -> tuple[Path, Path]:
         raise UserError(f"{run_dir}: a run already exists there; pass --resume to continue it "
                         "or choose another name/out_dir")
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
+    if rank_zero_only.rank == 0:  # every DDP process runs this; one writes
+        save_config(cfg, run_dir / "config.yaml")
     return run_dir, last_ckpt
 
 
@@ -132,7 +134,7 @@ def fit_resumable(trainer: L.Trainer, run_dir: Path, last_ckpt: Path, resume: bo
     ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
     if resume and ckpt_path is None:
         log.info("no checkpoint to resume in %s; starting fresh", run_dir)
-    if ckpt_path is not None:
+    if ckpt_path is not None and trainer.is_global_zero:
         preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
     with warnings.catch_warnings():
         # expected here: config.yaml is already in the run folder, and a resumed run reuses
@@ -141,7 +143,8 @@ def fit_resumable(trainer: L.Trainer, run_dir: Path, last_ckpt: Path, resume: bo
         warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(ckpt_path=ckpt_path, weights_only=True, **fit_inputs)
-    merge_metrics(run_dir)
+    if trainer.is_global_zero:
+        merge_metrics(run_dir)
 
 
 def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) -> TrainResult:
