@@ -113,13 +113,14 @@ class AnalysisEngine:
 
     def _run(self, analyzer: FrameAnalyzer, frames: Iterator[Frame], kind: str, source: str,
              options: RequestOptions, out_dir: Path | None) -> AnalysisResult:
-        from emoscope.inference.annotate import VideoWriter, draw_faces, save_png
+        from emoscope.inference.annotate import VideoWriter, draw_faces
         from emoscope.inference.sources_run import face_labels
 
         analyzer.reset()
         analyzer.smoother = TrackSmoother(options.smooth, options.smooth_method)
         annotate = options.annotate and out_dir is not None
         analyzer.keep_pixels = annotate
+        analyzer.max_buffer_frames = 8 if annotate else 64  # as ``analyze`` buffers full frames
         video = VideoWriter(out_dir / "annotated.mp4") if annotate and kind == "video" else None
         rows: list[dict[str, object]] = []
         files: dict[str, Path] = {}
@@ -135,7 +136,9 @@ class AnalysisEngine:
                 if video is not None:
                     video.write(canvas, result.frame.time_s)
                 else:
-                    files["annotated"] = save_png(canvas, out_dir / "annotated.png")
+                    files["annotated"] = _save_png_fast(canvas, out_dir / "annotated.png")
+        except MediaError as err:  # decoding failed part-way; name the upload, not our copy
+            raise MediaError(source, err.problem) from None
         except (OSError, EOFError) as err:
             raise MediaError(source, str(err)) from None
         finally:
@@ -164,6 +167,18 @@ class AnalysisEngine:
     def close(self) -> None:
         for analyzer in self._all:
             analyzer.detector.close()
+
+
+def _save_png_fast(rgb, path: Path) -> Path:
+    """PNG at zlib level 1: 3x faster to write than the default level 6 for 10% more bytes,
+    the better trade for a response someone is waiting for."""
+    from PIL import Image
+
+    from emoscope.utils.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(rgb).save(tmp, format="PNG", compress_level=1)
+    return path
 
 
 def _until(frames: Iterator[Frame], deadline: float) -> Iterator[Frame]:
