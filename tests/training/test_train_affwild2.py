@@ -119,3 +119,18 @@ def test_evaluate_errors_are_one_line(monkeypatch, capsys, tmp_path, tree, tiny_
     code, _, err = run_cli(monkeypatch, capsys, "evaluate", "--dataset", "affwild2", "--root",
                            tree.root)
     assert code == 2 and "needs --model" in err
+
+
+def test_resume_continues_the_run(monkeypatch, capsys, tmp_path, tree, one_torch_thread):
+    config = _config(tmp_path, tree)
+    code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "trainer.max_epochs=1")
+    assert code == 0, err
+    code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "trainer.max_epochs=1")
+    assert code == 2 and "--resume" in err  # an existing run is never overwritten
+    code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "trainer.max_epochs=2",
+                           "--resume")
+    assert code == 0, err
+    from emoscope.training.history import read_history
+
+    history = read_history(tmp_path / "runs" / "mt")  # both epochs, across the restart
+    assert sorted({int(r["epoch"]) for r in history if "val/score" in r}) == [0, 1]
