@@ -95,13 +95,16 @@ def compute_features(network: MultiStreamModel, dataset: EmoticDataset, streams:
     network.eval()
     parts: dict[str, list[torch.Tensor]] = {s: [] for s in streams}
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    # fork_rng: iterating a DataLoader draws from the global RNG; a run that computes the
+    # cache must train exactly like one that reads it (study trials are compared)
     try:
-        for batch in loader:
-            mask = network.stream_mask(batch)
-            for stream in streams:
-                column = network.streams.index(stream)
-                parts[stream].append(
-                    network.stream_features(stream, batch[stream], mask[:, column]).float())
+        with torch.random.fork_rng(devices=[]):
+            for batch in loader:
+                mask = network.stream_mask(batch)
+                for stream in streams:
+                    column = network.streams.index(stream)
+                    parts[stream].append(
+                        network.stream_features(stream, batch[stream], mask[:, column]).float())
     finally:
         network.train(was_training)
     return {s: torch.cat(chunks) for s, chunks in parts.items()}
