@@ -9,6 +9,7 @@ import yaml
 
 from emoscope.config import merge_config, save_config, to_dict
 from emoscope.errors import UserError
+from emoscope.training.affwild2_config import AffWild2Config, is_affwild2_config
 from emoscope.training.config import TrainConfig
 from emoscope.training.emotic_config import EmoticConfig, is_emotic_config
 
@@ -87,6 +88,8 @@ def test_saved_config_round_trips(tmp_path):
 def test_every_shipped_config_loads_and_is_complete(path):
     written = yaml.safe_load(path.read_text())
     kind = EmoticConfig if is_emotic_config(written) else TrainConfig  # as `emoscope train`
+    if is_affwild2_config(written):
+        kind = AffWild2Config
     cfg = merge_config(kind, path)
     assert isinstance(cfg, kind)
     assert _keys(written) == _keys(to_dict(kind())), "a config must set every key"
