@@ -71,3 +71,22 @@ def test_bad_export_and_runtime_arguments(monkeypatch, capsys, tmp_path, args, m
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(monkeypatch, capsys, *args)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_export_a_training_checkpoint(monkeypatch, capsys, tmp_path, bar_oracle_path):
+    import torch
+
+    from emoscope.inference.onnx_backend import load_onnx
+    from emoscope.models.checkpoint import load_model
+
+    model, card = load_model(bar_oracle_path)
+    ckpt = tmp_path / "checkpoints" / "best.ckpt"
+    ckpt.parent.mkdir()
+    torch.save({"emoscope_card": card.to_dict(),
+                "state_dict": {f"network.{k}": v for k, v in model.state_dict().items()}}, ckpt)
+    code, out, err = run_cli(monkeypatch, capsys, "export", ckpt, "--onnx")
+    assert code == 0, err
+    onnx_model, onnx_card = load_onnx(tmp_path / "checkpoints" / "best.onnx")
+    assert onnx_card.name == card.name and "weights_sha256" not in onnx_card.extra["onnx"]
+    x = torch.rand(3, 3, 48, 48)
+    assert torch.allclose(onnx_model(x)["logits"], model(x)["logits"], atol=1e-5)
