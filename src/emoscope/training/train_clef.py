@@ -129,7 +129,8 @@ def load_emotic_splits(cfg: ClefConfig, network: nn.Module) -> tuple[Any, Any]:
 
     d = cfg.data
     masked = stream_specs_for(network, "none", ("context_masked",))["context_masked"]
-    common = {"root": d.root, "limit": d.limit, "context_masked": masked, **d.options}
+    common = {"root": d.root, "limit": d.limit, "context_masked": masked, "mask": d.mask,
+              **d.options}
     train = DATASETS.build("emotic_clef", split=d.train_split, train=True,
                            streams=stream_specs_for(network, d.augment, STREAMS), **common)
     val = DATASETS.build("emotic_clef", split=d.val_split, train=False,
@@ -144,7 +145,8 @@ def dataset_entry(cfg: ClefConfig, network: nn.Module) -> dict[str, Any]:
 
         masked = stream_specs_for(network, "none", ("context_masked",))["context_masked"]
         return {"emotic_clef": {"streams": stream_specs_for(network, "none", STREAMS),
-                                "context_masked": masked, **cfg.data.options}}
+                                "context_masked": masked, "mask": cfg.data.mask,
+                                **cfg.data.options}}
     return {"caer": {"streams": stream_specs_for(network, "none"), "mask": cfg.data.mask}}
 
 
