@@ -107,3 +107,14 @@ def test_caption_shows_valence_arousal_and_active_units():
     (face,) = face_labels(result, labels)
     assert face.label == "Happiness"
     assert face.details == "V +0.31 A -0.12  AU6 AU12"
+
+
+def test_details_line_is_drawn_under_the_box():
+    from emoscope.inference.annotate import FaceLabel, draw_faces
+
+    frame = np.zeros((120, 120, 3), np.uint8)
+    plain = draw_faces(frame, [FaceLabel((20, 20, 60, 60), 1, "Happiness", 0.9)])
+    detailed = draw_faces(frame, [FaceLabel((20, 20, 60, 60), 1, "Happiness", 0.9,
+                                            "V +0.31 A -0.12  AU6")])
+    changed = np.argwhere((plain != detailed).any(axis=2))
+    assert len(changed) and changed[:, 0].min() >= 60  # only below the box

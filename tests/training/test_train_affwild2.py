@@ -94,8 +94,15 @@ def test_bagged_ensemble_trains_members_on_disjoint_subsets(monkeypatch, capsys,
                              "trainer.max_epochs=1")
     assert code == 0, err
     root = tmp_path / "runs" / "mt"
+    frames = []
     for member in (0, 1):
         assert (root / f"member_{member}" / "model.safetensors").is_file()
+        frames.append(json.loads((root / f"member_{member}" / "train_frames.json").read_text()))
+    assert not set(frames[0]["sources"]) & set(frames[1]["sources"])
+    for seen in frames:  # balancing as configured: at most 2 per class, Fear doubled
+        counts = seen["expression_counts"]
+        assert max(v for k, v in counts.items() if k != "Fear") <= 2
+        assert counts["Fear"] in (0, 2, 4)
     card = json.loads((root / "ensemble.json").read_text())
     assert card["architecture"]["name"] == "ensemble"
     assert [m["name"] for m in card["extra"]["members"]] == ["mt-member0", "mt-member1"]

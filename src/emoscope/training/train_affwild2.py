@@ -160,6 +160,7 @@ def train_member(cfg: AffWild2Config, member: int, train: MultiTaskFaces,
                              train.expression_space.labels, train.au_space.labels,
                              cfg.balance, member, train.videos)
     log.info("member %d trains on %d frames", member, len(index))
+    _record_frames(run_dir, train, index)
     network, kwargs = build_multitask_network(run_cfg)
     name = cfg.name if cfg.balance.subsets <= 1 else f"{cfg.name}-member{member}"
     card = _card(run_cfg, kwargs, network, train, name, command or _default_command())
@@ -179,6 +180,18 @@ def train_member(cfg: AffWild2Config, member: int, train: MultiTaskFaces,
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,
                   train_dataloaders=train_loader, val_dataloaders=val_loader)
     return _finish(run_cfg, run_dir, trainer, module, checkpoint, card, val)
+
+
+def _record_frames(run_dir: Path, train: MultiTaskFaces, index: np.ndarray) -> None:
+    """``train_frames.json``: which frames this run trained on, after balancing."""
+    expressions = train.expressions[index]
+    counts = {name: int((expressions == i).sum())
+              for i, name in enumerate(train.expression_space.labels)}
+    distinct = np.unique(index)
+    atomic_write_text(run_dir / "train_frames.json", json.dumps({
+        "rows": int(len(index)), "distinct_frames": int(len(distinct)),
+        "expression_counts": counts, "no_expression": int((expressions < 0).sum()),
+        "sources": [train.sources[i] for i in distinct]}, indent=1))
 
 
 def _finish(cfg: AffWild2Config, run_dir: Path, trainer: L.Trainer, module: MultiTaskModule,
