@@ -37,7 +37,7 @@ def test_openapi_schema_describes_the_routes(client):
                                           "format": "binary"}
     assert {p["name"] for p in analyze["parameters"]} == {
         "path", "every", "fps", "smooth", "smooth_method", "annotate", "plots"}
-    assert {"200", "400", "403", "404", "413", "415", "422", "503", "504"} <= \
+    assert {"200", "400", "403", "404", "408", "413", "415", "422", "503", "504"} <= \
         set(analyze["responses"])
     result = schema["components"]["schemas"]["AnalyzeResponse"]
     assert {"columns", "rows", "files", "faces", "frames"} <= set(result["properties"])

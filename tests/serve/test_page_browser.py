@@ -79,6 +79,22 @@ def test_upload_an_image_and_see_the_box(page, live_url, tmp_path, astronaut_rgb
     assert page.is_hidden("#error")
 
 
+def test_upload_a_video_and_see_the_timeline(page, live_url, face_video, one_torch_thread):
+    page.goto(live_url)
+    page.fill("#every", "2")
+    page.set_input_files("#file", str(face_video))
+    page.click("#analyse")
+    page.wait_for_function("""() => {
+      const img = document.getElementById('timeline');
+      return !document.getElementById('timeline-figure').hidden && img.complete &&
+             img.naturalWidth > 0;
+    }""", timeout=60_000)
+    assert page.inner_text("#summary").startswith("face.mp4: 12 frame(s)")
+    assert page.locator("tr.face-row").count() == 12
+    assert page.is_visible("#annotated-video") and page.is_hidden("#annotated-figure")
+    assert page.get_attribute("#annotated-video", "src").endswith("/annotated.mp4")
+
+
 def test_a_bad_file_shows_the_error(page, live_url, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a face")

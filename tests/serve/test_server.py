@@ -37,3 +37,30 @@ def test_page_and_static_files_are_served(live_url):
         assert script.status_code == 200 and "/analyze" in script.text
         assert client.get("/static/../settings.py").status_code == 404
         assert client.get("/static/%2e%2e/settings.py").status_code == 404
+
+
+def test_a_trickling_upload_times_out_and_frees_the_server(engine, tiny_model_path,
+                                                          photo_jpeg, one_torch_thread):
+    import time
+
+    from emoscope.serve.app import create_app
+    from emoscope.serve.server import BackgroundServer
+    from emoscope.serve.settings import ServeSettings
+
+    boundary = "b0undary"
+
+    def slow_body():
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+               f"filename=\"slow.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode()
+        for start in range(0, 4096, 1024):  # 4 KB over about 2 s
+            yield photo_jpeg[start:start + 1024]
+            time.sleep(0.5)
+
+    app = create_app(ServeSettings(model=str(tiny_model_path), timeout_s=0.8), engine=engine)
+    with BackgroundServer(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        response = client.post("/analyze", content=slow_body(), headers={
+            "content-type": f"multipart/form-data; boundary={boundary}"})
+        assert response.status_code == 408
+        assert response.json()["detail"] == "the upload did not arrive within 0.8 s"
+        good = client.post("/analyze", files={"file": ("a.jpg", photo_jpeg, "image/jpeg")})
+        assert good.status_code == 200 and good.json()["faces"] == 1

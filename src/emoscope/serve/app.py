@@ -74,6 +74,7 @@ class ModelInfo(BaseModel):
 
 _ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in (
     (400, "Malformed request or unusable path"),
+    (408, "The upload did not arrive within the time limit"),
     (403, "Server path outside the allowed folder, or server paths disabled"),
     (404, "Server path not found"),
     (413, "Upload larger than the limit"),
@@ -173,10 +174,7 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
                 media, kind = resolve_server_path(path, settings.allow_path)
                 source = path
             else:
-                _check_declared_length(request, settings.max_upload_bytes)
-                upload = await receive_upload(request.headers.get("content-type", ""),
-                                              request.stream(), folder,
-                                              settings.max_upload_bytes)
+                upload = await _receive(request, settings, folder, deadline)
                 media, kind, source = upload.path, upload.kind, upload.source
             result = await run_in_threadpool(engine.analyse, media, kind, source, options,
                                              folder, deadline)
@@ -188,19 +186,32 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
         urls = store.publish(result_id, result.files) if result.files else {}
         if not result.files:
             store.discard(result_id)
+        elapsed = time.monotonic() - began
+        log.info("analyze %s: %d frame(s), %d face(s) in %.3f s", source, result.frames,
+                 result.faces, elapsed)
         return AnalyzeResponse(source=source, kind=result.kind, model=engine.card.name,
                                frames=result.frames, faces=result.faces,
-                               elapsed_s=round(time.monotonic() - began, 4),
-                               columns=result.columns, rows=result.rows, files=urls)
+                               elapsed_s=round(elapsed, 4), columns=result.columns,
+                               rows=result.rows, files=urls)
 
 
-def _check_declared_length(request: Request, limit: int) -> None:
-    """Refuse before reading when the client announces a body beyond the limit."""
+async def _receive(request: Request, settings: ServeSettings, folder: Path, deadline: float):
+    """The upload, within the size limit and the request's time limit (a client trickling
+    its body in holds a connection, not an analyser)."""
+    import asyncio
+
+    limit = settings.max_upload_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and \
-            int(declared) > limit + MULTIPART_OVERHEAD:
+    if declared is not None and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise UploadError(413, f"upload of {int(declared) / 2**20:.1f} MB is larger than the "
                                f"{limit / 2**20:g} MB limit")
+    receiving = receive_upload(request.headers.get("content-type", ""), request.stream(),
+                               folder, limit)
+    try:
+        return await asyncio.wait_for(receiving, timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        raise UploadError(408, f"the upload did not arrive within {settings.timeout_s:g} s") \
+            from None
 
 
 def _add_error_handlers(app: FastAPI) -> None:
