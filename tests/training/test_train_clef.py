@@ -137,19 +137,20 @@ def test_multilabel_clef_on_emotic_around_emotnet(tmp_path):
     images = make_images({"train": 8, "val": 4, "test": 2}, seed=1)
     root = write_layout("preprocessed", tmp_path / "emotic_pre", images)
     emotnet = {"body": TINY, "image": TINY, "body_size": 32, "image_size": 32,
-               "fusion_dim": 16, "num_vad": 0}
+               "fusion_dim": 16}  # 26 categories + 3 VAD
     cfg = merge_config(ClefConfig, None, [
         f"data.root={root}", "data.dataset=emotic", "data.val_split=val", f"out_dir={tmp_path}",
         "name=emotic-clef", "model.factual=emotnet", f"model.factual_kwargs={json.dumps(emotnet)}",
         f"model.context_backbone={TINY}", "model.context_image_size=32", "model.pretrained=none",
-        "loss.warmup_steps=2", "trainer.accelerator=cpu", "trainer.num_threads=1",
-        "trainer.batch_size=8", "trainer.max_epochs=2"])
+        "loss.warmup_steps=2", "loss.vad_weight=0.5", "trainer.accelerator=cpu",
+        "trainer.num_threads=1", "trainer.batch_size=8", "trainer.max_epochs=2"])
     result = train_clef(cfg)
     assert result.network.kind == "multi_label" and result.network.space == "prob"
     report = json.loads((result.run_dir / "val_report.json").read_text())
     assert list(report["heads"]) == ["factual", "factual_model", "context", "tie"]
     assert 0.0 <= report["mAP"] <= 1.0 and report["n"] == 8  # 4 images x 2 persons
-    assert "val/mAP_tie" in result.metrics or "val/mAP" in result.metrics
+    assert "val/mAP_tie" in result.metrics and "val/vad_mae" in result.metrics
+    assert 0.0 < report["vad_mae"]["mean"] < 9.0  # VAD on the 1-10 scale
     evaluated = CliRunner().invoke(app, ["evaluate", "--dataset", "emotic_clef", "--root",
                                          str(root), "--split", "val", "--model",
                                          str(result.model_path)])

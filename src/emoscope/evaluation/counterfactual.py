@@ -45,10 +45,14 @@ def predict_heads(network: nn.Module, dataset: Dataset, batch_size: int = 64,
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False,
                             num_workers=num_workers):
         inputs = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
-        for head, scores in head_scores(network, network(inputs)).items():
+        outputs = network(inputs)
+        for head, scores in head_scores(network, outputs).items():
             collected.setdefault(head, []).append(scores.float().cpu().numpy())
         key = "label" if "label" in batch else "categories"  # CAER-S or EMOTIC targets
         collected.setdefault("label", []).append(batch[key].numpy())
+        if "vad" in outputs and "vad" in batch:  # EMOT-Net's continuous heads
+            collected.setdefault("vad", []).append(outputs["vad"].float().cpu().numpy())
+            collected.setdefault("vad_target", []).append(batch["vad"].numpy())
     return {k: np.concatenate(v) for k, v in collected.items()}
 
 
@@ -69,13 +73,16 @@ def score_heads(collected: dict[str, np.ndarray], labels: Sequence[str]) -> dict
 
 
 def _score_multilabel(collected: dict[str, np.ndarray], labels: Sequence[str]) -> dict[str, Any]:
-    from emoscope.evaluation.multilabel import mean_average_precision
+    from emoscope.evaluation.multilabel import mean_average_precision, vad_mae
 
     heads = {h: mean_average_precision(collected["label"], collected[h], labels)
              for h in HEAD_ORDER if h in collected}
     main = "tie" if "tie" in heads else "factual"
-    return {"main_head": main, "mAP": heads[main]["mAP"], "n": int(len(collected["label"])),
-            "heads": heads}
+    report = {"main_head": main, "mAP": heads[main]["mAP"], "n": int(len(collected["label"])),
+              "heads": heads}
+    if "vad" in collected:  # on the targets' scale (1-10 unless normalised)
+        report["vad_mae"] = vad_mae(collected["vad_target"], collected["vad"])
+    return report
 
 
 def side_by_side(report: dict[str, Any]) -> list[tuple[str, float, float]]:

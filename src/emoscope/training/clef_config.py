@@ -46,6 +46,7 @@ class ClefLossConfig:
     context_weight: float = 1.0
     kl_weight: float = 1.0
     warmup_steps: int = 0  # the factual model trains alone this many steps first
+    vad_weight: float = 0.0  # EMOTIC: L2 on the factual model's VAD head (EMOT-Net's 3)
     label_smoothing: float = 0.0
 
 

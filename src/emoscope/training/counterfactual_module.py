@@ -41,12 +41,15 @@ class CounterfactualModule(L.LightningModule):
 
     loss: a ``CounterfactualLoss`` for a CLEF network, None for a plain one.
     freeze_factual: the wrapped factual model gets no gradient and stays in eval mode.
+    vad_weight: EMOTIC, > 0 adds an L2 loss on the factual model's ``vad`` output (EMOT-Net's
+    3 continuous heads); ``val/vad_mae`` is then logged on the targets' scale.
     """
 
     def __init__(self, network: nn.Module, loss: nn.Module | None, optim: ClefOptimConfig,
                  num_classes: int, freeze_factual: bool = False, label_smoothing: float = 0.0,
                  config: dict[str, Any] | None = None, card: dict[str, Any] | None = None,
-                 kind: str = "single_label", label_names: Sequence[str] | None = None):
+                 kind: str = "single_label", label_names: Sequence[str] | None = None,
+                 vad_weight: float = 0.0):
         super().__init__()
         self.network, self.loss, self.optim = network, loss, optim
         self.is_clef = isinstance(network, CounterfactualModel)
@@ -57,7 +60,7 @@ class CounterfactualModule(L.LightningModule):
             network.factual.requires_grad_(False).eval()
         self.label_smoothing = label_smoothing
         self.config, self.card = config or {}, card
-        self.kind = kind
+        self.kind, self.vad_weight = kind, vad_weight
         self.target_key = "categories" if kind == "multi_label" else "label"
         self.monitor = monitor_name(kind)
         self.label_names = list(label_names or [str(i) for i in range(num_classes)])
@@ -97,12 +100,23 @@ class CounterfactualModule(L.LightningModule):
             loss = parts["loss"]
         else:
             loss = self._plain_loss(outputs, targets)
+        if self._has_vad(outputs, batch):
+            vad_loss = F.mse_loss(outputs["vad"], batch["vad"].float())
+            self.log("train/loss_vad", vad_loss, on_step=False, on_epoch=True, batch_size=n)
+            loss = loss + self.vad_weight * vad_loss
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
         return loss
 
+    def _has_vad(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> bool:
+        return self.vad_weight > 0 and "vad" in outputs and "vad" in batch
+
     def validation_step(self, batch, batch_idx):
-        scores = head_scores(self.network, self(batch))
+        outputs = self(batch)
+        scores = head_scores(self.network, outputs)
         targets = batch[self.target_key]
+        if self._has_vad(outputs, batch):
+            self._val.setdefault("vad_error", []).append(
+                (outputs["vad"] - batch["vad"]).abs().float().cpu().numpy())
         if self.kind == "multi_label":
             for head in self.heads:
                 self._val.setdefault(head, []).append(scores[head].float().cpu().numpy())
@@ -118,6 +132,8 @@ class CounterfactualModule(L.LightningModule):
 
             collected = {k: np.concatenate(v) for k, v in self._val.items()}
             self._val = {}
+            if "vad_error" in collected:
+                self.log("val/vad_mae", float(collected["vad_error"].mean()))
             for head in self.heads:
                 report = mean_average_precision(collected["target"], collected[head],
                                                 self.label_names)

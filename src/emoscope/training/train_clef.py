@@ -202,7 +202,7 @@ def train_clef(cfg: ClefConfig, resume: bool = False, command: str | None = None
     module = CounterfactualModule(network, loss, cfg.optim, space.num_classes,
                                   cfg.model.freeze_factual, cfg.loss.label_smoothing,
                                   to_dict(cfg), card=card.to_dict(), kind=space.kind,
-                                  label_names=space.labels)
+                                  label_names=space.labels, vad_weight=cfg.loss.vad_weight)
     t = cfg.trainer
     generator = torch.Generator().manual_seed(t.seed)
     drop_last = len(train) > t.batch_size and len(train) % t.batch_size == 1
