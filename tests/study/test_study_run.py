@@ -63,10 +63,14 @@ def test_tiny_study_runs_trains_and_evaluates_through_the_cli(tiny_root, tmp_pat
         assert (folder / "trials" / winner / "resampling.json").is_file()
     assert "chosen configuration on test" in result.output
     # a rerun reads every trial back: nothing is trained again
-    before = {p.name: (p / "final_metrics.json").stat().st_mtime_ns for p in trials}
+    def stamps():
+        files = [p / "final_metrics.json" for p in trials] + [folder / "test" / "report.json"]
+        return {str(f): f.stat().st_mtime_ns for f in files}
+
+    before = stamps()
     again = CliRunner().invoke(app, study_args(tiny_root, tmp_path))
     assert again.exit_code == 0, again.output
-    assert before == {p.name: (p / "final_metrics.json").stat().st_mtime_ns for p in trials}
+    assert stamps() == before and "mAP" in again.output
 
 
 @pytest.mark.parametrize("name", ["study_emotic.yaml", "study_emotic_optuna.yaml",

@@ -3,6 +3,7 @@ write the tables, plots and the chosen configuration, and evaluate it on test.""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,8 +138,14 @@ def evaluate_on_test(config: dict[str, Any], out: Path) -> dict[str, Any]:
     from emoscope.evaluation.multilabel import write_report
     from emoscope.evaluation.report import emotic_report
 
+    model = trial_dir(config) / "model.safetensors"
+    done = out / "report.json"
+    if done.is_file() and done.stat().st_mtime >= model.stat().st_mtime:
+        stored = json.loads(done.read_text())
+        if stored.get("model_path") == str(model):  # a rerun: this model was evaluated
+            return stored
     data = config["data"]
-    report_data = emotic_report(trial_dir(config) / "model.safetensors", data["root"],
+    report_data = emotic_report(model, data["root"],
                                 data["test_split"], out, data["val_split"],
                                 config["trainer"]["eval_batch_size"])
     write_report(report_data, out)
