@@ -93,6 +93,13 @@ def test_analyze_table_and_annotation_with_an_ensemble(tmp_path, face_video, ens
     assert [c for c in table.columns if c.startswith("au_")] == [f"au_{a}" for a in AUS]
     assert table["au_AU4"].between(0, 1).all() and table["valence"].between(-1, 1).all()
     assert (tmp_path / "face_annotated.mp4").is_file()
+    from emoscope.inference.writers import read_table
+
+    tracks = read_table(tmp_path / "face_tracks.csv")
+    first = tracks.iloc[0]
+    rows = table[table["track_id"] == first["track_id"]]
+    for name in ("AU1", "AU12"):  # share of the track's frames with the unit active
+        assert first[f"active_share_{name}"] == pytest.approx((rows[f"au_{name}"] >= 0.5).mean())
 
 
 def test_caption_shows_valence_arousal_and_active_units():

@@ -67,7 +67,8 @@ class SourceRun:
         self.has_va = analyzer.predictor.has_valence_arousal
         self.columns = result_columns(labels, self.has_va, analyzer.smoother.enabled,
                                       getattr(analyzer.predictor, "au_labels", ()))
-        self.summary = TrackSummary(labels, self.has_va)
+        self.summary = TrackSummary(labels, self.has_va,
+                                    getattr(analyzer.predictor, "au_labels", ()))
         self.writer: TableWriter | None = None
         self.collected: pd.DataFrame | None = empty_table(self.columns) if collect else None
         self._parts: list[pd.DataFrame] = []
@@ -129,8 +130,9 @@ class SourceRun:
         rows = result_rows(result, source, self.labels)
         for i, row in enumerate(rows):
             va = result.valence_arousal[i] if result.valence_arousal is not None else None
+            aus = result.action_units[i] if result.action_units is not None else None
             self.summary.add(source, row["track_id"], row["frame"], row["time_s"],
-                             row["det_score"], result.probabilities[i], va)
+                             row["det_score"], result.probabilities[i], va, aus)
         self._rows.extend(rows)
         if len(self._rows) >= self.options.flush_rows:
             self._flush()

@@ -19,10 +19,12 @@ class _TrackStats:
     det_score_sum: float = 0.0
     prob_sum: np.ndarray | None = None
     va_sum: np.ndarray | None = None
+    au_active: np.ndarray | None = None  # frames on which each action unit was active
     label_counts: dict[int, int] = field(default_factory=dict)
 
 
-def summary_columns(labels: Sequence[str], valence_arousal: bool) -> dict[str, str]:
+def summary_columns(labels: Sequence[str], valence_arousal: bool,
+                    action_units: Sequence[str] = ()) -> dict[str, str]:
     columns = {
         "source": "string", "track_id": "int64", "frames": "int64", "first_frame": "int64",
         "last_frame": "int64", "start_s": "float64", "end_s": "float64",
@@ -33,19 +35,24 @@ def summary_columns(labels: Sequence[str], valence_arousal: bool) -> dict[str, s
                     "most_frequent_share": "float64"})
     if valence_arousal:
         columns.update({"mean_valence": "float64", "mean_arousal": "float64"})
+    columns.update({f"active_share_{name}": "float64" for name in action_units})
     return columns
 
 
 class TrackSummary:
-    """Counts, time span, mean probabilities and label frequencies per (source, track)."""
+    """Counts, time span, mean probabilities and label frequencies per (source, track); for
+    multi-task models also the share of frames each action unit was active (p >= 0.5)."""
 
-    def __init__(self, labels: Sequence[str], valence_arousal: bool = False):
+    def __init__(self, labels: Sequence[str], valence_arousal: bool = False,
+                 action_units: Sequence[str] = ()):
         self.labels = list(labels)
         self.valence_arousal = valence_arousal
+        self.action_units = list(action_units)
         self._stats: dict[tuple[str, int], _TrackStats] = {}
 
     def add(self, source: str, track_id: int, frame: int, time_s: float, det_score: float,
-            probabilities: np.ndarray, valence_arousal: np.ndarray | None = None) -> None:
+            probabilities: np.ndarray, valence_arousal: np.ndarray | None = None,
+            action_units: np.ndarray | None = None) -> None:
         stats = self._stats.get((source, track_id))
         if stats is None:
             stats = _TrackStats(first_frame=frame, start_s=time_s,
@@ -61,6 +68,9 @@ class TrackSummary:
         if valence_arousal is not None:
             stats.va_sum = valence_arousal if stats.va_sum is None else stats.va_sum + \
                 valence_arousal
+        if action_units is not None and self.action_units:
+            active = (np.asarray(action_units) >= 0.5).astype(np.int64)
+            stats.au_active = active if stats.au_active is None else stats.au_active + active
 
     def _row(self, key: tuple[str, int], stats: _TrackStats) -> dict[str, object]:
         mean = stats.prob_sum / stats.frames
@@ -79,10 +89,13 @@ class TrackSummary:
         if self.valence_arousal:
             va = stats.va_sum / stats.frames if stats.va_sum is not None else (np.nan, np.nan)
             row["mean_valence"], row["mean_arousal"] = float(va[0]), float(va[1])
+        for k, name in enumerate(self.action_units):
+            share = stats.au_active[k] / stats.frames if stats.au_active is not None else np.nan
+            row[f"active_share_{name}"] = float(share)
         return row
 
     def table(self) -> pd.DataFrame:
-        columns = summary_columns(self.labels, self.valence_arousal)
+        columns = summary_columns(self.labels, self.valence_arousal, self.action_units)
         rows = [self._row(key, stats) for key, stats in self._stats.items()]
         if not rows:
             return pd.DataFrame({n: pd.Series(dtype=d) for n, d in columns.items()})
