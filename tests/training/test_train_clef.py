@@ -128,6 +128,20 @@ def test_wrap_a_trained_frozen_factual_model(small_caer, tmp_path):
     assert not torch.equal(network.no_subject.detach(), torch.zeros(7))  # Y_e* trained
     loaded, card = load_model(result.model_path)
     assert card.architecture_kwargs["factual"]["architecture"] == "face_only"
+    # every head next to the face-only control
+    from emoscope.cli.main import app
+
+    out = tmp_path / "context.json"
+    shown = CliRunner().invoke(app, ["context-report", str(result.model_path), "--root",
+                                     str(small_caer), "--control", str(control.model_path),
+                                     "--json", str(out)])
+    assert shown.exit_code == 0, shown.output
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["head"] for r in rows] == ["factual (control)", "factual", "factual_model",
+                                         "context", "tie"]
+    control_accuracy = report["accuracy"]
+    assert rows[0]["accuracy"] == pytest.approx(control_accuracy)
+    assert rows[4]["vs_control"] == pytest.approx(rows[4]["accuracy"] - control_accuracy)
 
 
 def test_multilabel_clef_on_emotic_around_emotnet(tmp_path):

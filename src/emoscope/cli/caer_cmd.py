@@ -3,6 +3,7 @@
     emoscope prepare caer-s ROOT                 # detect + cache {split}_face_coords.json
     emoscope train configs/clef_caer_s.yaml --set data.root=ROOT        # task: clef
     emoscope evaluate --dataset caer_s --root ROOT --model RUN/model.json
+    emoscope context-report --root ROOT --control FACE_ONLY/model.json RUN/model.json ...
 
 ``emoscope train`` dispatches ``task: clef`` YAMLs here; ``emoscope evaluate --dataset
 caer_s`` prints every head (factual, factual_model, context, tie) side by side.
@@ -11,7 +12,7 @@ caer_s`` prints every head (factual, factual_model, context, tie) side by side.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -97,3 +98,34 @@ def register_prepare(prepare: typer.Typer) -> None:
                     bar.finish()
                 typer.echo(f"{name}: {len(images[name])} frame(s): {computed} computed, "
                            f"{reused} already cached, {with_face} with a face -> {path}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("context-report")
+    def context_report_command(
+        models: Annotated[list[str], typer.Argument(help="Trained CAER-S / CLEF models "
+                                                     "(model.json or .ckpt).")],
+        root: Annotated[Path, typer.Option("--root", help="The dataset the models were "
+                                           "trained on (CAER-S, or EMOTIC for CLEF).")],
+        control: Annotated[str, typer.Option("--control", help="The face-only control "
+                                             "(configs/caer_s_face_only.yaml's model).")],
+        split: Annotated[str, typer.Option("--split")] = "test",
+        json_path: Annotated[Path | None, typer.Option("--json", help="Write rows and "
+                                                       "reports as JSON here.")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+        device: Annotated[str, typer.Option("--device")] = "cpu",
+    ) -> None:
+        """Every head of every model next to the face-only control, with the gain over it."""
+        from emoscope.evaluation.counterfactual import context_report
+        from emoscope.evaluation.evaluate import write_report
+
+        report = context_report(models, control, root, split, batch_size, device)
+        metric = report["metric"]
+        typer.echo(f"{'model':<28}{'head':<20}{metric:>10}{'macro-F1':>10}{'vs control':>12}")
+        for row in report["rows"]:
+            f1 = "" if row["macro_f1"] is None else f"{row['macro_f1']:.4f}"
+            typer.echo(f"{row['model'][:27]:<28}{row['head']:<20}{row[metric]:>10.4f}"
+                       f"{f1:>10}{row['vs_control']:>+12.4f}")
+        if json_path is not None:
+            write_report(report, json_path)
+            typer.echo(f"report: {json_path}")

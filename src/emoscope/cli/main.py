@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "emoscope.cli.export_cmd",
     "emoscope.cli.study_cmd",
     "emoscope.cli.review_cmd",
+    "emoscope.cli.caer_cmd",
 )
 
 

@@ -126,3 +126,23 @@ def evaluate_caer(model: Any, root: str | Path, split: str = "test", batch_size:
                   split=split, seconds=round(seconds, 3),
                   samples_per_second=round(len(dataset) / max(seconds, 1e-9), 1))
     return report
+
+
+def context_report(models: Sequence[Any], control: Any, root: str | Path, split: str = "test",
+                   batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Every head of every model next to the face-only ``control`` on one split: ``rows`` of
+    (model, head, score, macro-F1, score minus the control's score); ``control`` and
+    ``reports`` keep the full reports."""
+    control_report = evaluate_caer(control, root, split, batch_size, device)
+    key = "accuracy" if "accuracy" in control_report else "mAP"
+    reference = float(control_report[key])
+    reports = [evaluate_caer(m, root, split, batch_size, device) for m in models]
+    rows = [{"model": control_report["model"], "head": "factual (control)", key: reference,
+             "macro_f1": control_report["heads"]["factual"].get("macro_f1"), "vs_control": 0.0}]
+    for report in reports:
+        for head, score, macro_f1 in side_by_side(report):
+            rows.append({"model": report["model"], "head": head, key: float(score),
+                         "macro_f1": None if macro_f1 != macro_f1 else float(macro_f1),
+                         "vs_control": float(score) - reference})
+    return {"metric": key, "split": split, "root": str(root), "rows": rows,
+            "control": control_report, "reports": reports}
