@@ -5,6 +5,7 @@ retries, unreadable inputs reported once, and the summary table."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,7 @@ def test_ray_run_equals_single_process_run(tmp_path, media, tiny_model_path):
     single = run_analysis([str(p) for p in media], AnalyzeOptions(
         out=str(tmp_path / "single"), **options), on_error=lambda _: None)
     errors: list[str] = []
+    ray_dirs = set(Path(tempfile.gettempdir()).glob("emoscope-ray-*"))
     doomed = tmp_path / "in" / "doomed.jpg"
     Image.open(media[0]).save(doomed)
     report = run_batch([str(p) for p in [*media, doomed]],
@@ -74,4 +76,5 @@ def test_ray_run_equals_single_process_run(tmp_path, media, tiny_model_path):
     assert missing.status == "failed" and missing.attempts == 0 and "missing.mp4" in missing.error
     assert any("broken.jpg" in e for e in errors) and any("injected failure" in e for e in errors)
     assert [r.path for r in report.analysis.inputs][:2] == [str(media[0]), str(media[1])]
-    assert not any(Path.home().glob("ray_session*"))
+    assert not (tmp_path / "ray" / "out" / ".ray").exists()
+    assert set(Path(tempfile.gettempdir()).glob("emoscope-ray-*")) == ray_dirs  # cleaned up

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -122,7 +123,7 @@ def _ray_temp_dir(out_dir: Path) -> str:
     return tempfile.mkdtemp(prefix="emoscope-ray-")
 
 
-def _start_ray(batch: BatchOptions, out_dir: Path):
+def _start_ray(batch: BatchOptions, temp_dir: str | None):
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     try:
         import ray
@@ -133,7 +134,7 @@ def _start_ray(batch: BatchOptions, out_dir: Path):
     if batch.address:
         settings["address"] = batch.address
     else:
-        settings.update(num_cpus=batch.workers, _temp_dir=_ray_temp_dir(out_dir))
+        settings.update(num_cpus=batch.workers, _temp_dir=temp_dir)
     # Local workers start from the raylet's environment: give them the driver's import path,
     # so plug-ins registered from the driver's own modules resolve there too.
     saved = os.environ.get("PYTHONPATH")
@@ -193,12 +194,18 @@ def run_batch(inputs: Sequence[str | Path], options: AnalyzeOptions, batch: Batc
     todo = [item for item in plan if item.status == "pending"]
     progress = progress or Progress()
     if todo:
-        ray = _start_ray(batch, out_dir)
+        temp_dir = None if batch.address else _ray_temp_dir(out_dir)
+        started = time.perf_counter()
+        ray = _start_ray(batch, temp_dir)
+        log.info("Ray ready in %.1f s (%s)", time.perf_counter() - started,
+                 batch.address or f"local, {batch.workers} worker(s)")
         try:
             reports.update(_run_tasks(ray, ray.remote(task), todo, asdict(options),
                                       str(out_dir), batch.retries, progress, on_error))
         finally:
             ray.shutdown()
+            if temp_dir is not None:  # the local cluster's session files and logs
+                shutil.rmtree(temp_dir, ignore_errors=True)
     summary = _write_summary(plan, out_dir)
     return BatchReport(AnalysisReport([reports[id(item)] for item in plan]), plan, summary)
 
