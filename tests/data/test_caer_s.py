@@ -100,6 +100,8 @@ def test_key_spellings_and_folder_aliases(tmp_path):
     assert item["stream_mask"].tolist() == [1.0, 0.0, 0.0]
     assert item["face"].abs().sum() == 0  # a missing face is a masked stream
     assert item["context_masked"].equal(item["context"])
+    kept = load_caer_s(root, "train", require_face=True)
+    assert [f.relative_path for f in kept.frames] == ["train/Angry/a.png"]
 
 
 @pytest.mark.parametrize(("content", "message"), [

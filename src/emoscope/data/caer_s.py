@@ -176,11 +176,22 @@ class CaerSDataset(Dataset):
 def load_caer_s(root: str | Path, split: str = "train", cache_dir: str | Path | None = None,
                 streams: Mapping[str, Any] | None = None, train: bool | None = None,
                 face_coords: str | Path | None = None, mask: str = "box",
-                hflip: bool | None = None, limit: int = 0) -> CaerSDataset:
+                hflip: bool | None = None, limit: int = 0,
+                require_face: bool = False) -> CaerSDataset:
     """One CAER-S split as a ``CaerSDataset``; ``train`` (augment) defaults to split ==
-    'train'; ``limit`` > 0 keeps that many frames per class (smoke runs). cache_dir is unused
-    (frames are decoded lazily)."""
+    'train'; ``limit`` > 0 keeps that many frames per class (smoke runs); ``require_face``
+    leaves out frames without a face box (their context view would show the subject).
+    cache_dir is unused (frames are decoded lazily)."""
     frames = read_caer_s(root, split, face_coords)
+    if require_face:
+        kept = [f for f in frames if f.face_box is not None]
+        if not kept:
+            raise UserError(f"{root}: no {split} frame has a face box (run 'emoscope prepare "
+                            "caer-s' or give face_coords)")
+        if len(kept) < len(frames):
+            log.info("CAER-S %s: left out %d frames without a face", split,
+                     len(frames) - len(kept))
+        frames = kept
     if limit > 0:
         counts: dict[int, int] = {}
         kept = []
