@@ -140,12 +140,16 @@ def test_server_paths_stay_inside_the_allowed_folder(make_client, allowed, one_t
     assert disabled.json()["detail"].startswith("server paths are disabled")
 
 
-def test_time_limit_and_busy_service(make_client, engine, photo_jpeg, one_torch_thread):
+def test_time_limit_and_busy_service(make_client, engine, photo_jpeg, allowed,
+                                     one_torch_thread):
     import time
 
-    slow = make_client(timeout_s=1e-6)
+    slow = make_client(timeout_s=1e-6, allow_path=str(allowed))
     response = upload(slow, "a.jpg", photo_jpeg, "image/jpeg")
-    assert response.status_code == 504
+    assert response.status_code == 408  # the deadline passed while the upload came in
+    assert response.json()["detail"] == "the upload did not arrive within 1e-06 s"
+    response = slow.post("/analyze", params={"path": "sub/face.png"})
+    assert response.status_code == 504  # a server file: the deadline passes in analysis
     assert response.json()["detail"] == "analysis did not finish within 1e-06 s"
     busy = make_client(timeout_s=0.2)
     with engine.lend(time.monotonic() + 1):  # the only analyser is taken

@@ -234,8 +234,9 @@ def _add_error_handlers(app: FastAPI) -> None:
                             status_code=504)
 
     async def busy(request: Request, err: Exception) -> JSONResponse:
-        return JSONResponse({"detail": f"all analysers stayed busy for {timeout:g} s; "
-                                       "try again later"}, status_code=503)
+        return JSONResponse({"detail": f"no analyser became free within the {timeout:g} s "
+                                       "limit (service busy); try again later"},
+                            status_code=503)
 
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: "

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 _PLOT_LOCK = threading.Lock()
 
 
+# Larger images are not decoded twice at full size (about 200 MB of RGB at this size).
+STRICT_CHECK_PIXELS = 64_000_000
+
+
 class AnalysisTimeout(Exception):
     """The request's deadline passed before its analysis finished."""
 
@@ -99,9 +103,9 @@ class AnalysisEngine:
         """Analyse one image or video file; MediaError for unreadable media."""
         from emoscope.inference.sources_run import open_frames
 
-        if kind == "image":
-            check_image(path, source)
-        with self.lend(deadline) as analyzer:
+        with self.lend(deadline) as analyzer:  # decoding too: memory grows with workers only
+            if kind == "image":
+                check_image(path, source)
             try:
                 frames, _ = open_frames(path, kind, options.every, options.fps)
             except MediaError as err:
@@ -195,14 +199,12 @@ def check_image(path: Path, source: str) -> None:
 
     from PIL import Image
 
-    from emoscope.data.images import MAX_PIXELS
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    return  # the reader refuses it with its own message, without decoding
+                if image.width * image.height > STRICT_CHECK_PIXELS:
+                    return  # the reader decodes large JPEGs at reduced size, or refuses them
                 image.load()
     except Image.DecompressionBombError:
         raise MediaError(source, "image too large to decode safely") from None
