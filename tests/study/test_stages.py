@@ -165,6 +165,9 @@ def test_bad_studies_fail_with_one_line_naming_the_file(tmp_path):
     path.write_text(yaml.safe_dump({"stages": [{"name": "x", "grid": {"model.fuse": ["a"]}}]}))
     with pytest.raises(UserError, match=r"s.yaml: stage 'x' option 'fuse=a': unknown config"):
         run_study(load_study(path), path, execute=FakeTrainer())
+    path.write_text(yaml.safe_dump({"stages": [{"name": "x", "grids": {}}]}))
+    with pytest.raises(UserError, match=r"s.yaml: unknown config key\(s\) stages.grids"):
+        load_study(path)
     path.write_text(yaml.safe_dump({"stages": []}))
     with pytest.raises(UserError, match="at least one entry under 'stages'"):
         load_study(path)

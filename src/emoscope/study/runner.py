@@ -51,7 +51,12 @@ class StudyResult:
 
 def load_study(path: str | Path, overrides: list[str] | None = None) -> StudyConfig:
     """The study YAML merged with ``--set`` overrides (``set.data.root=...`` etc.)."""
-    cfg = merge_config(StudyConfig, path, overrides)
+    try:
+        cfg = merge_config(StudyConfig, path, overrides)
+    except UserError as err:
+        message = str(err)
+        raise UserError(message if message.startswith(str(path)) else f"{path}: {message}") \
+            from None
     validate_study(cfg, path)
     return cfg
 
