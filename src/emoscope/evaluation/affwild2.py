@@ -201,6 +201,20 @@ def dataset_targets(faces) -> dict[str, np.ndarray]:
             "action_units": faces.action_units}
 
 
+def _decoded_size(card) -> int:
+    """The frame size the model's training decoded to (its recipe's ``data.image_size``;
+    the network input is resized from there on the device), else the frames' native 112."""
+    try:
+        return int(json.loads(card.recipe)["data"]["image_size"])
+    except (ValueError, KeyError, TypeError):
+        members = card.architecture_kwargs.get("members") or []
+        if members:  # an ensemble: its first member's recipe
+            from emoscope.models.checkpoint import ModelCard
+
+            return _decoded_size(ModelCard.from_dict(members[0]))
+        return 112
+
+
 def evaluate_affwild2(model, root: str | Path, split: str = "val", batch_size: int = 128,
                       device: str = "cpu", dataset_kwargs: dict[str, Any] | None = None,
                       ) -> dict[str, Any]:
@@ -219,7 +233,7 @@ def evaluate_affwild2(model, root: str | Path, split: str = "val", batch_size: i
                         "Aff-Wild2 scores the 8 expressions "
                         f"{', '.join(AFFWILD2_EXPRESSIONS.labels)}")
     kwargs = dict(dataset_kwargs or {})
-    kwargs.setdefault("image_size", card.preprocessing.input_size[-1])
+    kwargs.setdefault("image_size", _decoded_size(card))
     faces = load_affwild2(root, split, **kwargs)
     log.info("evaluating %s on Aff-Wild2 %s (%s)", card.name, split, faces.counts())
     outputs = predict_multitask(network, card, faces.images, batch_size, device)
