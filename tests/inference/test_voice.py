@@ -146,3 +146,26 @@ def test_intermediate_fusion_in_analyze(tmp_path, speech_model, av_model, tiny_m
         run_analysis([talk], AnalyzeOptions(out=str(out), model=str(tiny_model_path),
                                             voice_model=str(speech_model),
                                             fusion="intermediate"))
+
+
+def test_analyze_cli_voice_options(tmp_path, speech_model, one_torch_thread):
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from emoscope.cli.main import app
+
+    sf.write(str(tmp_path / "a.flac"), emotion_tone(2, seconds=1.5), 16000)
+    out = tmp_path / "out"
+    run = CliRunner().invoke(app, ["analyze", str(tmp_path / "a.flac"), "--out", str(out),
+                                   "--voice-model", str(speech_model), "--voice-hop", "0.25",
+                                   "--no-plots"])
+    assert run.exit_code == 0, run.output
+    assert "a.flac: 3 frame(s)" in run.output  # windows starting at 0, 0.25 and 0.5 s
+    assert (out / "a_voice.csv").is_file() and not (out / "a_av_timeline.png").exists()
+    bad = CliRunner().invoke(app, ["analyze", str(tmp_path / "a.flac"), "--out", str(out),
+                                   "--fusion", "early"])
+    assert bad.exit_code != 0 and "unknown fusion 'early'" in str(bad.exception)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
+    report = CliRunner().invoke(app, ["analyze", str(tmp_path / "broken.wav"), "--out",
+                                      str(out), "--voice-model", str(speech_model)])
+    assert report.exit_code != 0 and "broken.wav: cannot decode audio" in report.output

@@ -38,6 +38,8 @@ def register(app: typer.Typer) -> None:
         for card in shipped_cards():
             size = "x".join(str(s) for s in card.preprocessing.input_size[1:])
             colour = "grey" if card.grayscale else "RGB"
+            if "audio" in card.extra:  # speech models: mel bands x frames of log-mel
+                colour = f"log-mel at {card.extra['audio'].get('sample_rate')} Hz"
             backbone = card.architecture_kwargs.get("backbone", card.architecture)
             typer.echo(f"{card.name}  [{card.task}] {backbone}, {size} {colour}")
             typer.echo(f"  labels: {', '.join(card.label_space.labels)}")
