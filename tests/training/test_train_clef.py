@@ -33,6 +33,7 @@ def _tensors(root, split: str) -> dict[str, torch.Tensor]:
     return {k: torch.stack([item[k] for item in items]) for k in items[0]}
 
 
+@pytest.mark.slow
 def test_debiased_prediction_beats_the_factual_one_on_a_planted_shortcut(tmp_path):
     """Background colour = label in 95% of training frames, random in test frames."""
     root = write_shortcut_caer(tmp_path / "CAER-S", train_per_class=40, test_per_class=30,
