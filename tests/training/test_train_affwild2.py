@@ -90,9 +90,11 @@ def test_bagged_ensemble_trains_members_on_disjoint_subsets(monkeypatch, capsys,
     config = _config(tmp_path, tree, balance={"subsets": 2, "max_per_class": 2,
                                               "boost": {"Fear": 2.0}})
     code, out, err = run_cli(monkeypatch, capsys, "train", config, "--set",
-                             "trainer.max_epochs=1")
+                             "trainer.max_epochs=1", "--set", "data.image_size=24")
     assert code == 0, err
     root = tmp_path / "runs" / "mt"
+    member_card = json.loads((root / "member_0" / "model.json").read_text())
+    assert member_card["extra"]["native_resolution"] == 24  # live crops shrink to 24 px first
     frames = []
     for member in (0, 1):
         assert (root / f"member_{member}" / "model.safetensors").is_file()

@@ -116,13 +116,16 @@ def _loss(cfg: AffWild2Config, train: MultiTaskFaces, index: np.ndarray) -> torc
 def _card(cfg: AffWild2Config, kwargs: dict[str, Any], network, train: MultiTaskFaces,
           name: str, command: str) -> ModelCard:
     prep = backbone_preprocessing(network.backbone, cfg.model.input_size)
+    extra: dict[str, Any] = {"au_labels": list(train.au_space.labels),
+                             "au_threshold": cfg.trainer.au_threshold}
+    if cfg.data.image_size < cfg.model.input_size:  # live crops first shrink to the frames' size
+        extra["native_resolution"] = cfg.data.image_size
     return ModelCard(
         name=name, architecture=cfg.model.architecture, architecture_kwargs=kwargs,
         label_space=train.expression_space, preprocessing=prep, outputs=list(OUTPUTS),
         data=f"affwild2 {cfg.data.train_split} (validated on {cfg.data.val_split})",
         recipe=json.dumps(to_dict(cfg), sort_keys=True), command=command,
-        extra={"au_labels": list(train.au_space.labels),
-               "au_threshold": cfg.trainer.au_threshold})
+        extra=extra)
 
 
 def _trainer(cfg: AffWild2Config, run_dir: Path, steps: int) -> tuple[L.Trainer,
