@@ -10,6 +10,7 @@ import yaml
 from emoscope.config import merge_config, save_config, to_dict
 from emoscope.errors import UserError
 from emoscope.training.affwild2_config import AffWild2Config, is_affwild2_config
+from emoscope.training.clef_config import ClefConfig, is_clef_config
 from emoscope.training.config import TrainConfig
 from emoscope.training.emotic_config import EmoticConfig, is_emotic_config
 
@@ -90,6 +91,8 @@ def test_every_shipped_config_loads_and_is_complete(path):
     kind = EmoticConfig if is_emotic_config(written) else TrainConfig  # as `emoscope train`
     if is_affwild2_config(written):
         kind = AffWild2Config
+    if is_clef_config(written):
+        kind = ClefConfig
     cfg = merge_config(kind, path)
     assert isinstance(cfg, kind)
     assert _keys(written) == _keys(to_dict(kind())), "a config must set every key"
