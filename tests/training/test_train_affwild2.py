@@ -130,9 +130,14 @@ def test_evaluate_errors_are_one_line(monkeypatch, capsys, tmp_path, tree, tiny_
 
 
 def test_resume_continues_the_run(monkeypatch, capsys, tmp_path, tree, one_torch_thread):
-    config = _config(tmp_path, tree)
+    import torch
+
+    config = _config(tmp_path, tree, loss={"uncertainty": True})
     code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "trainer.max_epochs=1")
     assert code == 0, err
+    last = tmp_path / "runs" / "mt" / "checkpoints" / "last.ckpt"
+    state = torch.load(last, map_location="cpu", weights_only=True)["state_dict"]
+    assert state["loss.log_vars"].abs().sum() > 0  # the task weights are learnt
     code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "trainer.max_epochs=1")
     assert code == 2 and "--resume" in err  # an existing run is never overwritten
     code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "trainer.max_epochs=2",
