@@ -115,3 +115,24 @@ def test_results_are_bounded_and_ids_checked(make_client, photo_jpeg, one_torch_
 def test_bad_options_are_one_line_422(client, photo_jpeg, query, message):
     response = upload(client, "a.jpg", photo_jpeg, "image/jpeg", query)
     assert response.status_code == 422 and response.json() == {"detail": message}
+
+
+def test_responses_match_the_served_schema(client, photo_jpeg):
+    """Each route's real answer validates against the schema /openapi.json declares for it."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = client.get("/openapi.json").json()
+    assert schema["openapi"].startswith("3.")
+
+    def check(body, route, method, status):
+        declared = schema["paths"][route][method]["responses"][status]
+        target = declared["content"]["application/json"]["schema"]
+        jsonschema.validate(body, {**target, "components": schema["components"]})
+
+    check(client.get("/health").json(), "/health", "get", "200")
+    check(client.get("/models").json(), "/models", "get", "200")
+    analysed = upload(client, "a.jpg", photo_jpeg, "image/jpeg", "?annotate=true").json()
+    check(analysed, "/analyze", "post", "200")
+    refused = upload(client, "a.txt", b"text", "text/plain").json()
+    check(refused, "/analyze", "post", "415")
+    with pytest.raises(jsonschema.ValidationError):  # the check itself can fail
+        check({**analysed, "faces": "one"}, "/analyze", "post", "200")
