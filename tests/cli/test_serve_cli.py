@@ -59,3 +59,16 @@ def test_a_busy_port_fails_before_the_model_loads():
         # An unknown model would fail with its own error: the port is checked first.
         with pytest.raises(UserError, match=f"^127.0.0.1:{port}: cannot listen"):
             run_server(ServeSettings(port=port, model="no-such-model"))
+
+
+def test_an_unknown_model_fails_at_start_and_frees_the_port():
+    from emoscope.errors import UserError
+    from emoscope.serve.server import run_server
+    from emoscope.serve.settings import ServeSettings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(UserError, match="^unknown model 'no-such-model'; shipped models: "):
+        run_server(ServeSettings(port=port, model="no-such-model"))
+    socket.create_server(("127.0.0.1", port)).close()  # released again
