@@ -37,6 +37,7 @@ def study_args(root, tmp_path, *extra):
             "--trial", "trainer.num_threads=1", *extra]
 
 
+@pytest.mark.slow
 def test_tiny_study_runs_trains_and_evaluates_through_the_cli(tiny_root, tmp_path):
     result = CliRunner().invoke(app, study_args(tiny_root, tmp_path))
     assert result.exit_code == 0, result.output
