@@ -128,6 +128,8 @@ def onnx_bytes(model: nn.Module, card: ModelCard, opset: int = DEFAULT_OPSET,
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "You are using the legacy TorchScript-based ONNX")
+        # shape checks in Python become constants of the trace: expected, one batch layout
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         if exporter == "torchscript":
             axes = {name: {0: BATCH_AXIS} for name in [*names, *outputs]}
             torch.onnx.export(wrapper, tuple(example), buffer, input_names=names,
