@@ -64,3 +64,24 @@ def test_a_trickling_upload_times_out_and_frees_the_server(engine, tiny_model_pa
         assert response.json()["detail"] == "the upload did not arrive within 0.8 s"
         good = client.post("/analyze", files={"file": ("a.jpg", photo_jpeg, "image/jpeg")})
         assert good.status_code == 200 and good.json()["faces"] == 1
+
+
+def test_concurrent_requests_share_the_analyser_and_agree(live_url, photo_jpeg,
+                                                          one_torch_thread):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(i: int) -> dict:
+        with httpx.Client(base_url=live_url, timeout=60) as client:
+            query = "?annotate=true" if i % 2 else ""
+            response = client.post(f"/analyze{query}",
+                                   files={"file": (f"{i}.jpg", photo_jpeg, "image/jpeg")})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+    with ThreadPoolExecutor(4) as pool:
+        bodies = list(pool.map(send, range(6)))
+    tables = [[{k: v for k, v in row.items() if k != "source"} for row in body["rows"]]
+              for body in bodies]
+    assert all(table == tables[0] for table in tables) and len(tables[0]) == 1
+    assert [body["rows"][0]["source"] for body in bodies] == [f"{i}.jpg" for i in range(6)]
+    assert [bool(body["files"]) for body in bodies] == [i % 2 == 1 for i in range(6)]
