@@ -55,6 +55,25 @@ def test_analysis_with_onnx_matches_torch(tmp_path, photo, face_video, tiny_va_m
         assert diff < 1e-5
 
 
+def test_predictor_outputs_match_on_real_face_crops(astronaut_rgb, tiny_va_model_path,
+                                                    record_property):
+    """Unrounded predictor outputs (the tables above are written with 6 digits)."""
+    from emoscope.inference.demo import ASTRONAUT_FACE
+    from emoscope.inference.detectors.base import FaceBox
+    from emoscope.inference.predictor import FacePredictor
+
+    boxes = [FaceBox(*(v + shift for v in ASTRONAUT_FACE)) for shift in range(-20, 21, 4)]
+    torch_predictor = FacePredictor.from_name(tiny_va_model_path, batch_size=4)
+    onnx_predictor = FacePredictor.from_name(tiny_va_model_path, runtime="onnx", batch_size=4)
+    crops = torch_predictor.crops(astronaut_rgb, boxes)
+    expected, got = torch_predictor.predict(crops), onnx_predictor.predict(crops)
+    assert got.probabilities.shape == (11, 7) and got.valence_arousal.shape == (11, 2)
+    diff = max(np.abs(got.probabilities - expected.probabilities).max(),
+               np.abs(got.valence_arousal - expected.valence_arousal).max())
+    record_property("max_abs_diff", float(diff))
+    assert 0 < np.ptp(expected.probabilities[:, 3]) and diff < 1e-5  # crops differ; runtimes agree
+
+
 def test_export_beside_the_model_is_used_until_the_weights_change(tmp_path, tiny_model_path,
                                                                   caplog):
     model_json = tmp_path / "m.json"
