@@ -7,6 +7,7 @@ carries the true label (low contrast). Models use the tests' tiny CNN backbone
 (``tests/tiny_components.py``) on 32x32 inputs, Adam 3e-3, batch 32, ``--steps`` steps.
 
     python benchmarks/clef_shortcut.py --seeds 5
+    python benchmarks/clef_shortcut.py --write /tmp/shortcut   # the data only, for the CLI
 
 Prints one row per model/head: mean, min and max test accuracy over the seeds, and the gain
 of each head over the plainly trained factual model measured in the same run.
@@ -89,7 +90,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--correlation", type=float, default=0.95)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--write", metavar="ROOT", help="only write the dataset (CAER-S "
+                        "layout) to ROOT, e.g. for emoscope train / evaluate, and exit")
     args = parser.parse_args()
+    if args.write:
+        print(write_shortcut_caer(Path(args.write), 40, 30, args.correlation, seed=0))
+        return
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         root = write_shortcut_caer(Path(folder) / "CAER-S", 40, 30, args.correlation, seed=0)

@@ -114,18 +114,47 @@ def evaluate_caer(model: Any, root: str | Path, split: str = "test", batch_size:
     if not Path(root).exists():
         raise UserError(f"{root}: dataset root not found")
     network, card, source = resolve_model(model, "context_emotion", device)
-    name, options = card_dataset_options(card)
-    dataset = DATASETS.build(name, root=root, split=split, train=False,
-                             **{**options, **(dataset_kwargs or {})})
-    log.info("evaluating %s on %s %s (%d samples)", card.name, name, split, len(dataset))
     started = time.perf_counter()
-    collected = predict_heads(network, dataset, batch_size, device)
+    if card.task == "face_expression" and "caer" not in card.extra:
+        name, dataset, collected = "caer_s", *_face_model_scores(
+            network, card, root, split, batch_size, device, dataset_kwargs)
+    else:
+        name, options = card_dataset_options(card)
+        dataset = DATASETS.build(name, root=root, split=split, train=False,
+                                 **{**options, **(dataset_kwargs or {})})
+        log.info("evaluating %s on %s %s (%d samples)", card.name, name, split, len(dataset))
+        collected = predict_heads(network, dataset, batch_size, device)
     seconds = time.perf_counter() - started
     report = score_heads(collected, card.label_space.labels)
     report.update(model=card.name, model_path=source, dataset=name, root=str(root),
                   split=split, seconds=round(seconds, 3),
                   samples_per_second=round(len(dataset) / max(seconds, 1e-9), 1))
     return report
+
+
+def _face_model_scores(network: nn.Module, card: ModelCard, root: str | Path, split: str,
+                       batch_size: int, device: str | torch.device,
+                       dataset_kwargs: dict[str, Any] | None) -> tuple[Dataset, dict]:
+    """A face-expression model (e.g. the shipped ``fer2013-lite0``) on CAER-S face crops, as
+    a face-only control trained elsewhere; its labels map onto CAER-S's by name."""
+    from emoscope.evaluation.evaluate import label_columns, predict_probabilities
+    from emoscope.labels import CAER_S_LABELS
+    from emoscope.registry import DATASETS
+
+    columns = label_columns(card.label_space.labels, CAER_S_LABELS.labels)
+    size = {"size": card.preprocessing.input_size[-1]}  # raw pixels / 255, no normalisation
+    dataset = DATASETS.build("caer_s", root=root, split=split, train=False,
+                             streams={"face": size, "context": {"size": 8}},
+                             **(dataset_kwargs or {}))
+    log.info("evaluating face model %s on CAER-S %s faces (%d frames)", card.name, split,
+             len(dataset))
+    faces, labels = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        pixels = (batch["face"] * 255.0).round().clamp(0, 255).to(torch.uint8)
+        faces.append(pixels.permute(0, 2, 3, 1).numpy())
+        labels.append(batch["label"].numpy())
+    probs = predict_probabilities(network, card, np.concatenate(faces), batch_size, device)
+    return dataset, {"factual": probs[:, columns], "label": np.concatenate(labels)}
 
 
 def context_report(models: Sequence[Any], control: Any, root: str | Path, split: str = "test",
