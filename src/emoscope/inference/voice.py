@@ -128,6 +128,8 @@ class VoiceStage:
         """A video: voice timeline (if it has sound) and the fused one (if asked)."""
         from emoscope.errors import MediaError
 
+        if self.out_dir is None:  # the Python API returns the face table only
+            return []
         if not has_audio_stream(path):
             log.info("%s: no audio track; face timeline only", path)
             return []

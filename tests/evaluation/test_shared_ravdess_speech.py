@@ -1,0 +1,40 @@
+"""The shipped speech model re-scored on the real RAVDESS validation actors (17-20, never
+trained on): the numbers in its card must be reproduced. Skipped when the data is absent."""
+
+from __future__ import annotations
+
+import pytest
+
+from emoscope.data.ravdess import select_clips
+from emoscope.models.zoo import DEFAULT_FOR_TASK, resolve_model_path
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def ravdess_root(shared_data):
+    root = shared_data / "ravdess"
+    if not root.is_dir():
+        pytest.skip(f"{root} not found")
+    return root
+
+
+def test_real_ravdess_layout(ravdess_root):
+    clips = select_clips(ravdess_root)
+    assert len(clips) == 1200
+    assert sorted({c.actor for c in clips}) == list(range(1, 21))
+    assert [c.actor for c in select_clips(ravdess_root, split="val")][::60] == [17, 18, 19, 20]
+
+
+def test_shipped_speech_model_reproduces_its_card(ravdess_root, one_torch_thread):
+    from emoscope.evaluation.speech import evaluate_speech_model
+    from emoscope.models.checkpoint import read_card
+
+    card = read_card(resolve_model_path(DEFAULT_FOR_TASK["speech_emotion"], "speech_emotion"))
+    assert card.task == "speech_emotion" and card.label_space.num_classes == 8
+    assert card.extra["speakers"]["val"] == [17, 18, 19, 20]
+    assert not set(card.extra["speakers"]["train"]) & {17, 18, 19, 20, 21, 22, 23, 24}
+    report = evaluate_speech_model(None, "ravdess", ravdess_root, split="val")
+    assert report["n"] == 240 and report["speakers"] == [17, 18, 19, 20]
+    assert report["accuracy"] == pytest.approx(card.scores["val_clip_accuracy"], abs=1e-3)
+    assert report["uar"] == pytest.approx(card.scores["val_clip_uar"], abs=1e-3)
