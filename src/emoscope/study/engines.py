@@ -55,8 +55,8 @@ def execute_trial(config: dict[str, Any]) -> dict[str, Any]:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         atomic_write_text(trial_dir(config) / "error.txt", traceback.format_exc())
         log.warning("trial %s failed: %s", cfg.name, reason)
-        return {"status": "failed", "metrics": {}, "error": reason[:300]}
-    return {"status": "done", "metrics": result.metrics, "error": ""}
+        return {"status": "failed", "metrics": {}, "error": reason[:300], "pid": os.getpid()}
+    return {"status": "done", "metrics": result.metrics, "error": "", "pid": os.getpid()}
 
 
 # Ray's socket paths (about 70 characters below its temp dir) must fit in 107 bytes.
@@ -74,7 +74,7 @@ def _execute_with_ray(configs: list[dict[str, Any]], parallel: int,
     if len(str(temp_dir)) > RAY_MAX_TEMP_PATH:  # too deep for Ray's sockets: a short link
         short = Path(tempfile.mkdtemp(prefix="emoscope-ray-")) / "r"
         short.symlink_to(temp_dir, target_is_directory=True)
-    ray.init(num_cpus=parallel, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=parallel, include_dashboard=False, log_to_driver=False,
              _temp_dir=str(short or temp_dir), ignore_reinit_error=True)
     try:
         task = ray.remote(num_cpus=1, max_retries=0)(execute_trial)
@@ -110,6 +110,7 @@ def run_trials(trials: list[Trial], parallel: int = 1, temp_dir: Path | None = N
     for trial, outcome in zip(todo, outcomes, strict=True):
         trial.status, trial.metrics, trial.error = (outcome["status"], outcome["metrics"],
                                                     outcome.get("error", ""))
+        trial.pid = int(outcome.get("pid", 0))
     by_key = {t.key: t for t in todo}
     for trial in trials:  # the same configuration twice in one stage: one run
         if trial.status == "pending" and trial.key in by_key:

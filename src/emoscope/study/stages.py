@@ -35,6 +35,7 @@ class Trial:
     status: str = "pending"  # pending | done | failed
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    pid: int = 0  # the process that trained it (0: read back from an earlier run)
 
     def score(self, metric: str) -> float:
         value = self.metrics.get(metric)
