@@ -136,3 +136,25 @@ def test_responses_match_the_served_schema(client, photo_jpeg):
     check(refused, "/analyze", "post", "415")
     with pytest.raises(jsonschema.ValidationError):  # the check itself can fail
         check({**analysed, "faces": "one"}, "/analyze", "post", "200")
+
+
+@pytest.mark.slow
+def test_onnx_runtime_serves_the_same_table(tiny_model_path, photo_jpeg, client,
+                                            one_torch_thread):
+    """``serve --runtime onnx``: ONNX Runtime behind the same routes, same table (to float
+    rounding) as the PyTorch runtime."""
+    pytest.importorskip("onnxruntime")
+    from fastapi.testclient import TestClient
+
+    from emoscope.serve.app import create_app
+    from emoscope.serve.settings import ServeSettings
+
+    torch_rows = upload(client, "a.jpg", photo_jpeg, "image/jpeg").json()["rows"]
+    app = create_app(ServeSettings(model=str(tiny_model_path), runtime="onnx"))
+    with TestClient(app) as onnx_client:
+        onnx_rows = upload(onnx_client, "a.jpg", photo_jpeg, "image/jpeg").json()["rows"]
+    assert len(onnx_rows) == len(torch_rows) == 1
+    got, want = onnx_rows[0], torch_rows[0]
+    assert got["top_label"] == want["top_label"] and got["x1"] == want["x1"]
+    for label in LABELS:
+        assert got[f"p_{label}"] == pytest.approx(want[f"p_{label}"], abs=1e-4)

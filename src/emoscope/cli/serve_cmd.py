@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
         detector: str = typer.Option("mediapipe", help="Face detector (emoscope list detectors)."),
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
+        runtime: str = typer.Option("torch", help="torch or onnx (ONNX Runtime)."),
         max_upload_mb: float = typer.Option(50.0, help="Largest upload accepted, in MB."),
         timeout: float = typer.Option(60.0, help="Seconds one request may take."),
         allow_path: str = typer.Option(
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
         from emoscope.serve.server import run_server
 
         settings = ServeSettings(
-            host=host, port=port, model=model, detector=detector, device=device,
+            host=host, port=port, model=model, detector=detector, device=device, runtime=runtime,
             max_upload_mb=max_upload_mb, timeout_s=timeout, allow_path=allow_path,
             workers=workers, keep_results=keep_results, max_faces=max_faces, min_face=min_face,
             threshold=threshold,

@@ -72,6 +72,7 @@ class AnalysisEngine:
         options = AnalyzeOptions(detector=settings.detector, threshold=settings.threshold,
                                  min_face=settings.min_face, max_faces=settings.max_faces,
                                  model=settings.model, device=settings.device,
+                                 runtime=settings.runtime,
                                  batch_size=settings.batch_size,
                                  detector_options=dict(settings.detector_options))
         options.validate()
@@ -151,7 +152,8 @@ class AnalysisEngine:
                 if written is not None:
                     files["annotated"] = written
         columns = result_columns(self.labels, self.has_valence_arousal,
-                                 analyzer.smoother.enabled)
+                                 analyzer.smoother.enabled,
+                                 getattr(analyzer.predictor, "au_labels", ()))
         table = conform(rows_to_frame(rows, columns), columns)
         if options.plots and out_dir is not None:
             files.update(self._plots(table, out_dir, options))
