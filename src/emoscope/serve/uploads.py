@@ -22,6 +22,7 @@ MEDIA_TYPES = {
 # the magic bytes then decide alone.
 UNSPECIFIED_TYPE = "application/octet-stream"
 SNIFF_BYTES = 16
+_STILL_BRANDS = {b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis"}
 
 
 class UploadError(Exception):
@@ -57,8 +58,8 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "image", ".webp"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return "video", ".avi"
-    if head[4:8] == b"ftyp":
-        return "video", ".mp4"
+    if head[4:8] == b"ftyp":  # ISO media; HEIF/AVIF stills share the box but not the decoder
+        return None if head[8:12] in _STILL_BRANDS else ("video", ".mp4")
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", ".mkv"
     if head.startswith(b"\x00\x00\x01\xba") or head.startswith(b"\x00\x00\x01\xb3"):
