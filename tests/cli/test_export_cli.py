@@ -90,3 +90,12 @@ def test_export_a_training_checkpoint(monkeypatch, capsys, tmp_path, bar_oracle_
     assert onnx_card.name == card.name and "weights_sha256" not in onnx_card.extra["onnx"]
     x = torch.rand(3, 3, 48, 48)
     assert torch.allclose(onnx_model(x)["logits"], model(x)["logits"], atol=1e-5)
+
+
+def test_webcam_headless_with_onnx(monkeypatch, capsys, face_video, tiny_model_path):
+    code, out, err = run_cli(monkeypatch, capsys, "webcam", "--source", face_video,
+                             "--no-window", "--max-frames", "3", "--model", tiny_model_path,
+                             "--runtime", "onnx")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("source,frame,time_s,track_id") and len(lines) == 4

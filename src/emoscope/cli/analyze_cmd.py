@@ -137,6 +137,7 @@ def _register_webcam(app: typer.Typer) -> None:
         detector: str = typer.Option("mediapipe", help="Face detector."),
         model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
+        runtime: str = typer.Option("torch", help="torch or onnx (ONNX Runtime)."),
         smooth: int = typer.Option(5, help="Temporal smoothing over K frames per track."),
         smooth_method: str = typer.Option(
             "ema", help="ema, or window: the mean of the last K frames (the self-ensemble of "
@@ -150,8 +151,8 @@ def _register_webcam(app: typer.Typer) -> None:
         from emoscope.inference.analyze import AnalyzeOptions
         from emoscope.inference.live import run_live
 
-        options = AnalyzeOptions(detector=detector, model=model, device=device, smooth=smooth,
-                                 smooth_method=smooth_method,
+        options = AnalyzeOptions(detector=detector, model=model, device=device, runtime=runtime,
+                                 smooth=smooth, smooth_method=smooth_method,
                                  every=every, max_faces=max_faces, min_face=min_face,
                                  threshold=threshold, plots=False)
         printer = None if window else _CsvRowPrinter()
