@@ -71,7 +71,11 @@ class VoiceAnalyzer:
         wave, rate = load_audio(path, self.front.sample_rate)
         spans = self.windows(wave)
         frames = self.front.frames(self.window_s)
-        specs = [_fixed(log_mel(wave[a:b], self.front), frames) for a, b in spans]
+        # one spectrogram of the whole file, sliced per window: one STFT instead of one per
+        # window, and no artificial edges inside the audio
+        whole = log_mel(wave, self.front)
+        hop = self.front.hop_length
+        specs = [_fixed(whole[:, a // hop: a // hop + frames], frames) for a, _ in spans]
         probs = predict_speech(self.network, specs, self.batch_size, self.device)
         rows = []
         for i, ((a, b), p) in enumerate(zip(spans, probs, strict=True)):
