@@ -133,8 +133,8 @@ def _start_ray(batch: BatchOptions, temp_dir: str | None):
                                 "logging_level": logging.WARNING}
     if batch.address:
         settings["address"] = batch.address
-    else:
-        settings.update(num_cpus=batch.workers, _temp_dir=temp_dir)
+    else:  # "local": a cluster of our own, never one that another job on this machine runs
+        settings.update(address="local", num_cpus=batch.workers, _temp_dir=temp_dir)
     # Local workers start from the raylet's environment: give them the driver's import path,
     # so plug-ins registered from the driver's own modules resolve there too.
     saved = os.environ.get("PYTHONPATH")
