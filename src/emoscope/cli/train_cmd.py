@@ -89,13 +89,6 @@ def register(app: typer.Typer) -> None:
 
             run_affwild2(config, overrides, resume, command)
             return
-        from emoscope.training.clef_config import is_clef_config
-
-        if is_clef_config(load_yaml(config)):  # task: clef (CAER-S, CLEF)
-            from emoscope.cli.caer_cmd import run_clef
-
-            run_clef(config, overrides, resume, command)
-            return
         if is_emotic_config(load_yaml(config)):  # task: emotic (or data.dataset: emotic)
             from emoscope.cli.emotic_cmd import run_emotic
 
@@ -159,7 +152,7 @@ def register(app: typer.Typer) -> None:
                                     frames_per_video)
             return
         split = split or "test"
-        if dataset == "caer_s":
+        if dataset in ("caer_s", "emotic_clef"):  # CAER-S models, CLEF (any dataset)
             from emoscope.cli.caer_cmd import evaluate_caer_command
 
             evaluate_caer_command(model, root, split or "test", json_path, batch_size, device,
@@ -170,12 +163,6 @@ def register(app: typer.Typer) -> None:
 
             evaluate_affwild2_command(model, root, split, json_path, out, batch_size, device,
                                       parse_key_values(data, "--data"))
-            return
-        if dataset in ("caer_s", "emotic_clef"):  # CAER-S models, CLEF (any dataset)
-            from emoscope.cli.caer_cmd import evaluate_caer_command
-
-            evaluate_caer_command(model, root, split or "test", json_path, batch_size, device,
-                                  parse_key_values(data, "--data"))
             return
         if dataset == "emotic":
             from emoscope.cli.emotic_cmd import evaluate_emotic_command
