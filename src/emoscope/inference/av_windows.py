@@ -82,12 +82,13 @@ def predict_windows(reader: AVWindowReader, path: Path,
     wave, rate = load_audio(path, reader.front.sample_rate)
     times, crops = reader.faces(path)
     frames = reader.front.frames(reader.window_s)
+    whole, hop = log_mel(wave, reader.front), reader.front.hop_length  # sliced per window
     rows = []
     network = reader.network.to(reader.device).eval()
     for _, window in voice_table.iterrows():
         faces, mask = reader.window_inputs(times, crops, window["start_s"], window["end_s"])
-        a, b = int(window["start_s"] * rate), int(window["end_s"] * rate)
-        spec = fit_frames(log_mel(wave[a:b], reader.front), frames, offset=0)
+        first = int(round(window["start_s"] * rate)) // hop
+        spec = fit_frames(whole[:, first:first + frames], frames, offset=0)
         logits = network(torch.from_numpy(faces)[None].to(reader.device),
                          torch.from_numpy(spec)[None].to(reader.device),
                          torch.from_numpy(mask)[None].to(reader.device))["logits"]
