@@ -107,6 +107,11 @@ def test_late_fusion_weights_face_and_voice_known_answer():
                        0.25 * 0.1 + 0.75 * 0.4])
     assert fused["faces"].tolist() == [2, 1] and fused["top_label"].tolist() == ["angry",
                                                                                  "happy"]
+    silent = voice.assign(rms_db=[-70.0, -20.0])  # window 0 silent: the face alone
+    quiet = late_fusion(face, silent, face_labels, voice_labels, face_weight=0.25)
+    np.testing.assert_allclose(quiet.loc[0, ["p_angry", "p_happy", "p_neutral"]].to_numpy(
+        dtype=float), [0.7, 0.2, 0.1])
+    assert quiet["voiced"].tolist() == [False, True]
     with pytest.raises(UserError, match="face-weight"):
         late_fusion(face, voice, face_labels, voice_labels, face_weight=1.5)
 

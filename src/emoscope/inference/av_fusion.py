@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MERGED_INTO = {"calm": "neutral"}
+SILENCE_DB = -50.0  # window RMS (dBFS) below which the voice does not count in late fusion
 
 
 def label_map(source_labels: list[str], target_labels: list[str]) -> np.ndarray:
@@ -50,10 +51,11 @@ def window_face_probabilities(face_table: pd.DataFrame | None, labels: list[str]
 
 def late_fusion(face_table: pd.DataFrame | None, voice_table: pd.DataFrame,
                 face_labels: list[str], voice_labels: list[str],
-                face_weight: float = 0.5) -> pd.DataFrame:
+                face_weight: float = 0.5, silence_db: float = SILENCE_DB) -> pd.DataFrame:
     """Per voice window: ``face_weight`` * mean face probabilities + (1 - ``face_weight``) *
     voice probabilities, in the face model's label space (voice classes mapped by name, calm
-    into neutral, then renormalised). Windows without a face take the voice alone."""
+    into neutral, then renormalised). Windows without a face take the voice alone; silent
+    windows (``rms_db`` below ``silence_db``) with a face take the face alone."""
     if not 0.0 <= face_weight <= 1.0:
         raise UserError(f"--face-weight must be within 0-1, got {face_weight}")
     mapping = label_map(voice_labels, face_labels)
@@ -65,13 +67,18 @@ def late_fusion(face_table: pd.DataFrame | None, voice_table: pd.DataFrame,
         voice = voice / max(voice.sum(), 1e-12)
         face, count = window_face_probabilities(face_table, face_labels, window["start_s"],
                                                 window["end_s"])
-        fused = voice if face is None else face_weight * face + (1 - face_weight) * voice
+        voiced = float(window.get("rms_db", 0.0)) >= silence_db
+        if face is None:
+            fused = voice
+        else:
+            fused = face_weight * face + (1 - face_weight) * voice if voiced else face
         rows.append({"source": window["source"], "window": int(window["window"]),
                      "start_s": window["start_s"], "end_s": window["end_s"], "faces": count,
+                     "voiced": voiced,
                      **{f"p_{label}": float(v) for label, v in zip(face_labels, fused,
                                                                     strict=True)},
                      "top_label": face_labels[int(np.argmax(fused))]})
-    columns = ["source", "window", "start_s", "end_s", "faces",
+    columns = ["source", "window", "start_s", "end_s", "faces", "voiced",
                *(f"p_{label}" for label in face_labels), "top_label"]
     return pd.DataFrame(rows, columns=columns)
 
