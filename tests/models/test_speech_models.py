@@ -63,3 +63,32 @@ def test_spec_augment_masks_only_in_training():
     zero_cols = (out == 0).all(dim=2).sum(dim=(1, 2))  # masked frames per clip
     assert zero_rows.max() <= 10 and zero_cols.max() <= 20
     assert zero_rows.float().mean() > 2 and zero_cols.float().mean() > 4
+
+
+def test_pretrained_speech_timm_round_trips_through_its_card(tmp_path, one_torch_thread):
+    """Built with ImageNet weights, rebuilt from the card without them: same outputs."""
+    from emoscope.data.audio import AudioFrontEnd
+    from emoscope.labels import RAVDESS_LABELS
+    from emoscope.models.backbones import Preprocessing
+    from emoscope.models.checkpoint import ModelCard, load_model, save_model
+
+    kwargs = {"num_classes": 8, "backbone": "tf_efficientnet_lite0"}
+    model = SpeechTimm(pretrained="offline", **kwargs).eval()
+    card = ModelCard("lite0-speech", "speech_timm", kwargs, RAVDESS_LABELS,
+                     Preprocessing((1, 64, 101), (0.0,), (1.0,)), task="speech_emotion",
+                     extra={"audio": AudioFrontEnd().to_dict()})
+    loaded, _ = load_model(save_model(model, card, tmp_path / "m"))
+    x = torch.randn(2, 64, 101)
+    torch.testing.assert_close(loaded(x)["logits"], model(x)["logits"])
+
+
+def test_egemaps_functionals_offline():
+    pytest.importorskip("opensmile")
+    import numpy as np
+
+    from emoscope.data.audio import egemaps_functionals
+
+    t = np.arange(16000) / 16000
+    features = egemaps_functionals(0.3 * np.sin(2 * np.pi * 220 * t), 16000)
+    assert len(features) == 88
+    assert 30 < features["F0semitoneFrom27.5Hz_sma3nz_amean"] < 36  # 220 Hz = 33.4 semitones
