@@ -22,6 +22,7 @@ def _config(tmp_path, root, **extra) -> SpeechTrainConfig:
                  "model.kwargs={channels: [24, 24], kernel: 3}", "model.dropout=0.0",
                  "model.spec_augment=false", "optim.lr=5e-3", "optim.warmup_epochs=0",
                  "trainer.max_epochs=4", "trainer.batch_size=8", "trainer.max_minutes=0",
+                 "mixup_alpha=0",
                  "data.kwargs={label_set: '8', num_folds: 3, val_fold: -1}"]
     overrides += [f"{k}={v}" for k, v in extra.items()]
     return merge_config(SpeechTrainConfig, REPO_CONFIG, overrides)

@@ -67,6 +67,8 @@ class SpeechModule(L.LightningModule):
         self.network, self.loss, self.optim = network, loss, optim
         self.num_classes, self.mixup_alpha = num_classes, mixup_alpha
         self.config, self.card = config or {}, card
+        seed = int((config or {}).get("trainer", {}).get("seed", 0))
+        self._mix_rng = np.random.default_rng(seed)  # MixUp weights reproducible per run
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_uar = MulticlassRecall(num_classes, average="macro")
         self.val_macro_f1 = MulticlassF1Score(num_classes, average="macro")
@@ -79,7 +81,7 @@ class SpeechModule(L.LightningModule):
         targets: torch.Tensor = labels
         if self.mixup_alpha > 0:
             (spectrograms,), targets = mix_batch((spectrograms,), labels, self.num_classes,
-                                                 self.mixup_alpha)
+                                                 self.mixup_alpha, self._mix_rng)
         logits = self(spectrograms)
         loss = self.loss(logits, targets)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
