@@ -9,10 +9,9 @@ import yaml
 
 from emoscope.config import merge_config, save_config, to_dict
 from emoscope.errors import UserError
-from emoscope.training.affwild2_config import AffWild2Config, is_affwild2_config
-from emoscope.training.clef_config import ClefConfig, is_clef_config
 from emoscope.training.config import TrainConfig
 from emoscope.training.emotic_config import EmoticConfig, is_emotic_config
+from emoscope.training.tasks import config_class, task_of
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -93,11 +92,7 @@ def test_every_shipped_config_loads_and_is_complete(path):
 
         assert load_study(path).stages
         return
-    kind = EmoticConfig if is_emotic_config(written) else TrainConfig  # as `emoscope train`
-    if is_affwild2_config(written):
-        kind = AffWild2Config
-    if is_clef_config(written):
-        kind = ClefConfig
+    kind = config_class(task_of(written))  # as `emoscope train` reads it
     cfg = merge_config(kind, path)
     assert isinstance(cfg, kind)
     assert _keys(written) == _keys(to_dict(kind())), "a config must set every key"
@@ -127,6 +122,15 @@ def test_the_emotic_presets():
     assert (m.fusion, best.loss.categorical, best.trainer.max_epochs) == ("weighted", "discrete",
                                                                           20)
     assert {m.context.augment, m.body.augment, m.face.augment} == {"basic"}
+
+
+def test_each_task_yaml_is_read_with_its_own_config():
+    read = {p.name: task_of(yaml.safe_load(p.read_text())).name for p in CONFIGS.glob("*.yaml")}
+    assert read["fer2013_lite0.yaml"] == "classification"
+    assert read["emotic_reference.yaml"] == "emotic"
+    assert read["ravdess_speech.yaml"] == "speech"
+    assert read["affwild2_multitask.yaml"] == "affwild2"
+    assert read["clef_caer_s.yaml"] == "clef"
 
 
 def test_emotic_configs_are_recognised_by_task_or_dataset():

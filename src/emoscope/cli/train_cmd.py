@@ -70,36 +70,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a model from a YAML config; writes checkpoints, metrics, plots and the model."""
         from emoscope.config import load_yaml, merge_config
-        from emoscope.training.emotic_config import is_emotic_config
+        from emoscope.training.tasks import FACE_CLASSIFICATION, runner, task_of
 
         command = shlex.join(["emoscope", "train", str(config),
                               *(f"--set={item}" for item in overrides or []),
                               *(["--resume"] if resume else [])])
-        from emoscope.training.clef_config import is_clef_config
-
-        if is_clef_config(load_yaml(config)):  # task: clef (CAER-S, CLEF)
-            from emoscope.cli.caer_cmd import run_clef
-
-            run_clef(config, overrides, resume, command)
-            return
-        from emoscope.training.affwild2_config import is_affwild2_config
-
-        if is_affwild2_config(load_yaml(config)):  # task: affwild2 (multi-task, ensembles)
-            from emoscope.cli.affwild2_cmd import run_affwild2
-
-            run_affwild2(config, overrides, resume, command)
-            return
-        if is_emotic_config(load_yaml(config)):  # task: emotic (or data.dataset: emotic)
-            from emoscope.cli.emotic_cmd import run_emotic
-
-            run_emotic(config, overrides, resume, command)
-            return
-        from emoscope.training.speech_config import is_speech_config
-
-        if is_speech_config(load_yaml(config)):  # task: speech
-            from emoscope.cli.speech_cmd import run_speech_training
-
-            run_speech_training(config, overrides, resume, command)
+        task = task_of(load_yaml(config))
+        if task is not FACE_CLASSIFICATION:  # clef, affwild2, emotic, speech
+            runner(task)(config, overrides, resume, command)
             return
         from emoscope.training.config import TrainConfig
         from emoscope.training.train import train
