@@ -10,10 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
-import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from emoscope.config import to_dict
@@ -27,7 +25,7 @@ from emoscope.training.history import read_history
 from emoscope.training.losses import build_loss
 from emoscope.training.speech_config import SpeechTrainConfig
 from emoscope.training.speech_module import SpeechDataModule, SpeechModule
-from emoscope.training.train import TrainResult, fit_resumable, start_run
+from emoscope.training.train import TrainResult, build_trainer, fit_resumable, start_run
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -100,18 +98,9 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
     frames = cfg.audio.frames(cfg.data.crop_seconds)
     data = SpeechDataModule(train_set, val_set, frames, cfg.trainer.batch_size,
                             cfg.trainer.eval_batch_size, cfg.trainer.seed)
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
-                                 monitor=cfg.trainer.monitor, mode="max", save_last=True)
-    trainer = L.Trainer(
-        max_epochs=cfg.trainer.max_epochs,
-        max_time={"minutes": cfg.trainer.max_minutes} if cfg.trainer.max_minutes > 0 else None,
-        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
-        precision="32-true", callbacks=[checkpoint],
-        logger=CSVLogger(str(run_dir), name="", version=""),
-        enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
-        default_root_dir=str(run_dir),
-        log_every_n_steps=max(1, min(10, len(train_set) // cfg.trainer.batch_size)),
-    )
+    trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
+                                        len(train_set) // cfg.trainer.batch_size,
+                                        sanity_val_steps=None)
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module, datamodule=data)
     return _finish(cfg, run_dir, module, checkpoint, network, card, val_set)
 

@@ -102,10 +102,31 @@ def _loss_kwargs(cfg: TrainConfig, train: FaceArrays) -> dict[str, Any]:
     return kwargs
 
 
-def _precision(cfg: TrainConfig) -> str:
-    if cfg.trainer.precision != "auto":
-        return cfg.trainer.precision
-    return "bf16-mixed" if torch.cuda.is_available() else "32-true"
+def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
+                  sanity_val_steps: int | None = 0) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Lightning trainer of every task: best/last checkpoints on ``monitor`` (max), early
+    stopping, wall-time limit, CSV metrics in the run folder, and the device, strategy and
+    node settings of the task's trainer config ``t`` (DDP included)."""
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
+                                 monitor=monitor, mode="max", save_last=True)
+    callbacks: list[L.Callback] = [checkpoint]
+    if getattr(t, "early_stopping_patience", 0) > 0:
+        callbacks.append(EarlyStopping(monitor, mode="max", patience=t.early_stopping_patience))
+    precision = t.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    trainer = L.Trainer(
+        max_epochs=t.max_epochs,
+        max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
+        accelerator=t.accelerator, devices=t.devices,
+        strategy=getattr(t, "strategy", "auto"), num_nodes=getattr(t, "num_nodes", 1),
+        precision=precision, callbacks=callbacks,
+        logger=CSVLogger(str(run_dir), name="", version=""),
+        enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
+        default_root_dir=str(run_dir), log_every_n_steps=max(1, min(10, steps_per_epoch)),
+        num_sanity_val_steps=sanity_val_steps,
+    )
+    return trainer, checkpoint
 
 
 def start_run(cfg, resume: bool) -> tuple[Path, Path]:
@@ -176,23 +197,9 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) ->
     )
     data = FaceDataModule(train_set, val_set, cfg.trainer.batch_size, cfg.trainer.eval_batch_size,
                           cfg.trainer.sampler, cfg.data.soft_labels, cfg.trainer.seed)
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
-                                 monitor=cfg.trainer.monitor, mode="max", save_last=True)
-    callbacks: list[L.Callback] = [checkpoint]
-    if cfg.trainer.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping(cfg.trainer.monitor, mode="max",
-                                       patience=cfg.trainer.early_stopping_patience))
-    trainer = L.Trainer(
-        max_epochs=cfg.trainer.max_epochs,
-        max_time={"minutes": cfg.trainer.max_minutes} if cfg.trainer.max_minutes > 0 else None,
-        accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy, num_nodes=cfg.trainer.num_nodes,
-        precision=_precision(cfg), callbacks=callbacks,
-        logger=CSVLogger(str(run_dir), name="", version=""),
-        enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
-        default_root_dir=str(run_dir),
-        log_every_n_steps=max(1, min(10, len(train_set) // cfg.trainer.batch_size)),
-    )
+    trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
+                                        len(train_set) // cfg.trainer.batch_size,
+                                        sanity_val_steps=None)
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module, datamodule=data)
     return _finish(cfg, run_dir, trainer, module, checkpoint, network, card, val_set)
 

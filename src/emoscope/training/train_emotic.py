@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, Dataset
 
 from emoscope.config import to_dict
@@ -37,6 +35,7 @@ from emoscope.training.train import (
     TrainResult,
     _default_command,
     _plot_history,
+    build_trainer,
     fit_resumable,
     start_run,
 )
@@ -143,25 +142,7 @@ def _loaders(cfg: EmoticConfig, network: MultiStreamModel, train: EmoticDataset,
 
 
 def _trainer(cfg: EmoticConfig, run_dir: Path, steps: int) -> tuple[L.Trainer, ModelCheckpoint]:
-    t = cfg.trainer
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
-                                 monitor=MONITOR, mode="max", save_last=True)
-    callbacks: list[L.Callback] = [checkpoint]
-    if t.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping(MONITOR, mode="max", patience=t.early_stopping_patience))
-    precision = t.precision
-    if precision == "auto":
-        precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
-    trainer = L.Trainer(
-        max_epochs=t.max_epochs,
-        max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
-        accelerator=t.accelerator, devices=t.devices, precision=precision,
-        callbacks=callbacks, logger=CSVLogger(str(run_dir), name="", version=""),
-        enable_progress_bar=sys.stderr.isatty(), enable_model_summary=False,
-        default_root_dir=str(run_dir), log_every_n_steps=max(1, min(10, steps)),
-        num_sanity_val_steps=0,
-    )
-    return trainer, checkpoint
+    return build_trainer(cfg.trainer, run_dir, MONITOR, steps)
 
 
 def train_emotic(cfg: EmoticConfig, resume: bool = False,
