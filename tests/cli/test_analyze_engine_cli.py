@@ -3,24 +3,11 @@ table the command prints (the Ray run itself: tests/inference/test_batch_ray.py)
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
+from cli_runner import run_cli
 from emoscope.cli.batch_view import print_summary
-from emoscope.cli.main import main
 from emoscope.inference.batch_ray import FileStatus
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["emoscope", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(("args", "message"), [

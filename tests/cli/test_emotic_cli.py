@@ -8,8 +8,8 @@ import json
 
 import pytest
 import yaml
-from test_train_evaluate_cli import run_cli
 
+from cli_runner import run_cli
 from emoscope.config import to_dict
 from emoscope.training.emotic_config import EmoticConfig
 from emotic_fixtures import make_images, write_face_cache, write_layout

@@ -4,11 +4,10 @@ lines."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from emoscope.cli.main import main
+from cli_runner import run_cli
 from emoscope.models.onnx_export import weights_digest
 from emoscope.models.zoo import WEIGHTS_DIR
 from synthetic_faces import write_fer2013_folders
@@ -16,15 +15,6 @@ from synthetic_faces import write_fer2013_folders
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["emoscope", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.slow

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import yaml
 
-from emoscope.cli.main import main
+from cli_runner import run_cli
 from synthetic_faces import write_fer2013_folders
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["emoscope", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

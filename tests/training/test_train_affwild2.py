@@ -4,28 +4,18 @@ a bagged ensemble), ``emoscope evaluate --dataset affwild2`` and ``emoscope ense
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import yaml
 
 from affwild2_fixtures import write_affwild2
-from emoscope.cli.main import main
+from cli_runner import run_cli
 
 TINY = {"backbone": "tiny_cnn_test", "pretrained": "none", "input_size": 32, "num_heads": 4,
         "hidden_dim": 32}
 EASY_AUGMENT = {"hflip": False, "rotate_deg": 0.0, "erase_p": 0.0, "translate": 0.02}
 
 
-def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["emoscope", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
