@@ -170,3 +170,15 @@ def test_our_ap_agrees_with_torchmetrics():
                          list("abcde"))
     theirs = MultilabelAveragePrecision(5, average=None)(torch.sigmoid(logits), targets)
     assert list(ours["per_class"].values()) == pytest.approx(theirs.tolist(), abs=1e-6)
+
+
+def test_frozen_backbones_keep_their_batchnorm_statistics(learnable_root, tmp_path):
+    cfg = tiny_config(learnable_root, tmp_path, "model.freeze_backbones=true",
+                      "trainer.max_epochs=2", "name=frozen")
+    before = build_emotic_network(cfg)
+    stats = {k: v.clone() for k, v in before.backbones.state_dict().items() if "running" in k}
+    assert stats  # the tiny backbones have BatchNorm layers
+    result = train_emotic(cfg)
+    after = result.network.backbones.state_dict()
+    changed = [k for k, v in stats.items() if not torch.equal(v, after[k])]
+    assert not changed, changed

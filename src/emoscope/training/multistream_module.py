@@ -52,6 +52,12 @@ class MultiStreamModule(L.LightningModule):
             self.network.backbones.eval()
         return self
 
+    def on_train_epoch_start(self) -> None:
+        # Lightning restores each submodule's own mode around validation instead of calling
+        # ``train()``, so the override above alone lets frozen BatchNorm statistics drift.
+        if self.freeze_backbones:
+            self.network.backbones.eval()
+
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         if "features" in batch:
             return self.network.forward_features(batch["features"], batch.get("stream_mask"))
