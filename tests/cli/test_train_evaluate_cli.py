@@ -116,3 +116,10 @@ def test_evaluate_defaults_to_the_shipped_model(monkeypatch, capsys, tmp_path, b
     assert code == 0, err
     report = json.loads((tmp_path / "default.json").read_text())
     assert report["model"] == card.name and report["accuracy"] == pytest.approx(0.8)
+
+
+def test_evaluate_refuses_onnx_where_it_is_not_wired(monkeypatch, capsys, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", "--dataset", "emotic", "--root",
+                           tmp_path, "--runtime", "onnx")
+    assert code == 2
+    assert "--runtime onnx is available for face-expression and speech datasets" in err

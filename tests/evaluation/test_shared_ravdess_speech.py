@@ -38,3 +38,16 @@ def test_shipped_speech_model_reproduces_its_card(ravdess_root, one_torch_thread
     assert report["n"] == 240 and report["speakers"] == [17, 18, 19, 20]
     assert report["accuracy"] == pytest.approx(card.scores["val_clip_accuracy"], abs=1e-3)
     assert report["uar"] == pytest.approx(card.scores["val_clip_uar"], abs=1e-3)
+
+
+def test_shipped_speech_model_scores_the_same_in_onnx_runtime(ravdess_root, one_torch_thread):
+    from emoscope.evaluation.speech import evaluate_speech_model
+
+    kwargs = {"max_per_emotion": 8}
+    torch_report = evaluate_speech_model(None, "ravdess", ravdess_root, split="val",
+                                         dataset_kwargs=kwargs)
+    onnx_report = evaluate_speech_model(None, "ravdess", ravdess_root, split="val",
+                                        dataset_kwargs=kwargs, runtime="onnx")
+    assert onnx_report["n"] == torch_report["n"] == 64
+    assert onnx_report["accuracy"] == torch_report["accuracy"]
+    assert onnx_report["confusion_matrix"] == torch_report["confusion_matrix"]

@@ -174,3 +174,25 @@ def test_analyze_cli_voice_options(tmp_path, speech_model, one_torch_thread):
     report = CliRunner().invoke(app, ["analyze", str(tmp_path / "broken.wav"), "--out",
                                       str(out), "--voice-model", str(speech_model)])
     assert report.exit_code != 0 and "broken.wav: cannot decode audio" in report.output
+
+
+def test_voice_timeline_with_onnx_runtime_matches_torch(tmp_path, one_torch_thread):
+    import soundfile as sf
+
+    from emoscope.inference.voice import VoiceAnalyzer
+    from emoscope.models.speech import SpeechCNN
+
+    torch.manual_seed(1)
+    kwargs = {"num_classes": 8, "channels": [16, 16], "kernel": 3}
+    # a 3 s card, like the shipped model's: the 1 s windows need ONNX's dynamic time axis
+    model = save_model(SpeechCNN(**kwargs).eval(),
+                       _card("tiny-3s", "speech_cnn", kwargs, frames=301), tmp_path / "tiny_3s")
+    sf.write(str(tmp_path / "speech.wav"), emotion_tone(3, seconds=2.2, rate=16000), 16000)
+    torch_table = VoiceAnalyzer(str(model)).timeline(tmp_path / "speech.wav")
+    onnx_analyzer = VoiceAnalyzer(str(model), runtime="onnx")
+    assert type(onnx_analyzer.network).__name__ == "OnnxModel"
+    onnx_table = onnx_analyzer.timeline(tmp_path / "speech.wav")
+    columns = [f"p_{x}" for x in RAVDESS_LABELS.labels]
+    assert len(onnx_table) == len(torch_table) == 4  # 0, 0.5, 1.0 and the window ending at 2.2
+    np.testing.assert_allclose(onnx_table[columns].to_numpy(), torch_table[columns].to_numpy(),
+                               atol=1e-5)

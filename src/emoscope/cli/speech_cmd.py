@@ -29,7 +29,7 @@ SPEECH_DATASETS = ("ravdess", "crema_d")
 def evaluate_speech_command(model: str | None, dataset: str, root: Path, split: str | None,
                             json_path: Path | None, out: Path | None, batch_size: int,
                             device: str, data_kwargs: dict, max_per_emotion: int,
-                            frames_per_video: int) -> None:
+                            frames_per_video: int, runtime: str = "torch") -> None:
     """``emoscope evaluate --dataset ravdess|crema_d``: a speech model on the clips' audio, or
     a face model (``--model fer2013-lite0``) on RAVDESS videos; without ``--split`` every clip
     under the root. Writes the JSON report, confusion matrix and predictions CSV."""
@@ -49,7 +49,7 @@ def evaluate_speech_command(model: str | None, dataset: str, root: Path, split: 
                                                batch_size, device, kwargs)
     else:
         report = evaluate_speech_model(model, dataset, root, split, batch_size=batch_size,
-                                       device=device, dataset_kwargs=kwargs)
+                                       device=device, dataset_kwargs=kwargs, runtime=runtime)
     predictions = report.pop("predictions")
     print_report({**report, "faces_per_second": report.get("clips_per_second", 0)})
     typer.echo(f"UAR {report['uar']:.2%} over {len(report['labels'])} classes")

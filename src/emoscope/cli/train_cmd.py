@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from emoscope.config import parse_key_values
+from emoscope.errors import UserError
 
 
 def _console():
@@ -127,9 +128,12 @@ def register(app: typer.Typer) -> None:
         if dataset in SPEECH_DATASETS:
             evaluate_speech_command(model, dataset, root, split, json_path, out, batch_size,
                                     device, parse_key_values(data, "--data"), max_per_emotion,
-                                    frames_per_video)
+                                    frames_per_video, runtime)
             return
         split = split or "test"
+        if runtime != "torch" and dataset in ("caer_s", "emotic_clef", "affwild2", "emotic"):
+            raise UserError(f"--runtime {runtime} is available for face-expression and speech "
+                            f"datasets; evaluate {dataset} models with --runtime torch")
         if dataset in ("caer_s", "emotic_clef"):  # CAER-S models, CLEF (any dataset)
             from emoscope.cli.caer_cmd import evaluate_caer_command
 

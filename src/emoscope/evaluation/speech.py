@@ -102,7 +102,8 @@ def evaluate_speech_model(model=None, dataset: str = "ravdess",
                           root: str | Path = "../shared/data/ravdess", split: str = "all",
                           batch_size: int = 64, device: str | torch.device = "cpu",
                           cache_dir: str | Path | None = None,
-                          dataset_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+                          dataset_kwargs: dict[str, Any] | None = None,
+                          runtime: str = "torch") -> dict[str, Any]:
     """Scores of a speech model (default: the shipped one) on a speech dataset split; the
     spectrograms are computed with the front end the model card declares."""
     from emoscope import components  # noqa: F401  (fills the DATASETS registry)
@@ -111,7 +112,7 @@ def evaluate_speech_model(model=None, dataset: str = "ravdess",
 
     if not Path(root).exists():
         raise UserError(f"{root}: dataset root not found")
-    network, card, source = resolve_model(model, "speech_emotion", device)
+    network, card, source = resolve_model(model, "speech_emotion", device, runtime)
     if "audio" not in card.extra:
         raise UserError(f"{source}: model '{card.name}' is not a speech model (task "
                         f"{card.task}); pass a speech model or score videos with a face model")

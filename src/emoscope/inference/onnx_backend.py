@@ -49,6 +49,9 @@ class OnnxModel:
                     raise UserError(f"ONNX model '{self.card.name}' needs input '{name}'")
                 feed[name] = value.detach().float().cpu().contiguous().numpy()
             return feed
+        rank = len(self.session.get_inputs()[0].shape)
+        if inputs.dim() == rank - 1:  # a (N, F, T) spectrogram for an (N, 1, F, T) input
+            inputs = inputs.unsqueeze(1)
         return {self.input_names[0]: inputs.detach().float().cpu().contiguous().numpy()}
 
     def __call__(self, inputs: torch.Tensor | Mapping[str, torch.Tensor]

@@ -48,12 +48,13 @@ class VoiceAnalyzer:
     """A speech model (shipped name, path, or the default speech model) over windows."""
 
     def __init__(self, model: str | None = None, device: str = "cpu", window_s: float = 1.0,
-                 hop_s: float = 0.5, batch_size: int = 64):
+                 hop_s: float = 0.5, batch_size: int = 64, runtime: str = "torch"):
         from emoscope.evaluation.evaluate import resolve_model
 
         if window_s <= 0 or hop_s <= 0:
             raise UserError(f"voice window and hop must be positive, got {window_s}, {hop_s}")
-        self.network, self.card, self.source = resolve_model(model, "speech_emotion", device)
+        self.network, self.card, self.source = resolve_model(model, "speech_emotion", device,
+                                                           runtime)
         if "audio" not in self.card.extra:
             raise UserError(f"{self.source}: '{self.card.name}' is not a speech model")
         self.front = AudioFrontEnd.from_dict(self.card.extra["audio"])
@@ -108,7 +109,7 @@ class VoiceStage:
         if self._analyzer is None:
             o = self.options
             self._analyzer = VoiceAnalyzer(o.voice_model, o.device, o.voice_window,
-                                           o.voice_hop, o.batch_size)
+                                           o.voice_hop, o.batch_size, o.runtime)
         return self._analyzer
 
     def audio_input(self, path: Path, stem: str) -> InputReport:

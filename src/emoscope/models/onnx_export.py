@@ -41,6 +41,9 @@ class InputSpec:
     shape: tuple[int, ...]
 
 
+TIME_AXIS = "frames"
+
+
 def input_specs(card: ModelCard) -> list[InputSpec]:
     """The inputs a card's model takes: one tensor of ``preprocessing.input_size`` or, for a
     multi-stream card, one per stream plus the (N, streams) ``stream_mask``."""
@@ -132,6 +135,8 @@ def onnx_bytes(model: nn.Module, card: ModelCard, opset: int = DEFAULT_OPSET,
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         if exporter == "torchscript":
             axes = {name: {0: BATCH_AXIS} for name in [*names, *outputs]}
+            if "audio" in card.extra:  # speech: windows of any length (the voice timeline)
+                axes[names[0]] = {0: BATCH_AXIS, len(specs[0].shape): TIME_AXIS}
             torch.onnx.export(wrapper, tuple(example), buffer, input_names=names,
                               output_names=outputs, dynamic_axes=axes, opset_version=opset,
                               dynamo=False)
