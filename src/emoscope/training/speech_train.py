@@ -10,7 +10,6 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
@@ -21,11 +20,17 @@ from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing
 from emoscope.models.checkpoint import ModelCard, save_model
 from emoscope.registry import DATASETS, MODELS
-from emoscope.training.history import read_history
 from emoscope.training.losses import build_loss
 from emoscope.training.speech_config import SpeechTrainConfig
 from emoscope.training.speech_module import SpeechDataModule, SpeechModule
-from emoscope.training.train import TrainResult, build_trainer, fit_resumable, start_run
+from emoscope.training.train import (
+    TrainResult,
+    best_epoch_scores,
+    build_trainer,
+    fit_resumable,
+    load_best_weights,
+    start_run,
+)
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -112,15 +117,8 @@ def _finish(cfg: SpeechTrainConfig, run_dir: Path, module: SpeechModule,
     from emoscope.evaluation.plots import plot_confusion, plot_history
     from emoscope.evaluation.speech import evaluate_speech_arrays
 
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(state["state_dict"])
-    history = read_history(run_dir)
-    best_row = max((r for r in history if cfg.trainer.monitor in r),
-                   key=lambda r: r[cfg.trainer.monitor], default={})
-    scores = {k: round(float(v), 4) for k, v in best_row.items()
-              if k.startswith("val/") and v == v}
-    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    load_best_weights(module, checkpoint)
+    scores, history = best_epoch_scores(run_dir, cfg.trainer.monitor)
     network = network.cpu().eval()
     report = evaluate_speech_arrays(network, card, val_set)
     scores.update(val_clip_accuracy=round(report["accuracy"], 4),

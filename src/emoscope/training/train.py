@@ -231,23 +231,39 @@ def _model_card(cfg: TrainConfig, arch_kwargs: dict[str, Any], label_space: Labe
     )
 
 
+def load_best_weights(module: L.LightningModule, checkpoint: ModelCheckpoint,
+                      skip_prefix: str | None = None) -> None:
+    """Put the best checkpoint's weights (loaded weights-only) back into ``module``."""
+    if not checkpoint.best_model_path:
+        return
+    state = torch.load(checkpoint.best_model_path, map_location="cpu",
+                       weights_only=True)["state_dict"]
+    if skip_prefix is None:
+        module.load_state_dict(state)
+    else:
+        module.load_state_dict({k: v for k, v in state.items()
+                                if not k.startswith(skip_prefix)}, strict=False)
+
+
+def best_epoch_scores(run_dir: Path, monitor: str) -> tuple[dict[str, Any], list[dict]]:
+    """The validation scores of the epoch with the highest ``monitor`` (rounded, NaN left
+    out, plus ``best_epoch``), and the run's whole history."""
+    history = read_history(run_dir)
+    best_row = max((r for r in history if monitor in r), key=lambda r: r[monitor], default={})
+    scores: dict[str, Any] = {k: round(float(v), 4) for k, v in best_row.items()
+                              if k.startswith("val/") and v == v}
+    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    return scores, history
+
+
 def _finish(cfg: TrainConfig, run_dir: Path, trainer: L.Trainer, module: ClassifierModule,
             checkpoint: ModelCheckpoint, network: nn.Module, card: ModelCard,
             val_set: FaceArrays) -> TrainResult:
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    best = checkpoint.best_model_path
-    if best:
-        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict({k: v for k, v in state.items() if not k.startswith("teacher.")},
-                               strict=False)
+    load_best_weights(module, checkpoint, skip_prefix="teacher.")
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    history = read_history(run_dir)
-    best_row = max((r for r in history if cfg.trainer.monitor in r),
-                   key=lambda r: r[cfg.trainer.monitor], default={})
-    scores = {k: round(float(v), 4) for k, v in best_row.items()
-              if k.startswith("val/") and v == v}
-    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    scores, history = best_epoch_scores(run_dir, cfg.trainer.monitor)
     card.scores = scores
     network = network.cpu().to(memory_format=torch.contiguous_format).eval()
     model_path = save_model(network, card, run_dir / "model")

@@ -31,14 +31,15 @@ from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.multitask import OUTPUTS
 from emoscope.registry import DATASETS, LOSSES, MODELS
 from emoscope.training.affwild2_config import AffWild2Config
-from emoscope.training.history import read_history
 from emoscope.training.multitask_module import MONITOR, MultiTaskModule
 from emoscope.training.train import (
     TrainResult,
     _default_command,
     _plot_history,
+    best_epoch_scores,
     build_trainer,
     fit_resumable,
+    load_best_weights,
 )
 from emoscope.training.train import start_run as _start_run
 from emoscope.utils.files import atomic_write_text
@@ -195,14 +196,8 @@ def _finish(cfg: AffWild2Config, run_dir: Path, trainer: L.Trainer, module: Mult
 
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(state["state_dict"])
-    history = read_history(run_dir)
-    best_row = max((r for r in history if MONITOR in r), key=lambda r: r[MONITOR], default={})
-    scores: dict[str, Any] = {k: round(float(v), 4) for k, v in best_row.items()
-                              if k.startswith("val/") and v == v}
-    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    load_best_weights(module, checkpoint)
+    scores, history = best_epoch_scores(run_dir, MONITOR)
     card.scores = scores
     network = module.network.cpu().to(memory_format=torch.contiguous_format).eval()
     model_path = save_model(network, card, run_dir / "model")

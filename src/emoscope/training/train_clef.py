@@ -30,14 +30,15 @@ from emoscope.models.counterfactual import CounterfactualModel
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.clef_config import ClefConfig
 from emoscope.training.counterfactual_module import CounterfactualModule, monitor_name
-from emoscope.training.history import read_history
 from emoscope.training.losses_counterfactual import CounterfactualLoss
 from emoscope.training.train import (
     TrainResult,
     _default_command,
     _plot_history,
+    best_epoch_scores,
     build_trainer,
     fit_resumable,
+    load_best_weights,
     start_run,
 )
 from emoscope.utils.files import atomic_write_text
@@ -203,15 +204,9 @@ def _finish(cfg: ClefConfig, run_dir: Path, trainer: L.Trainer, module: Counterf
 
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(state["state_dict"])
-    history = read_history(run_dir)
+    load_best_weights(module, checkpoint)
     monitor = module.monitor
-    best_row = max((r for r in history if monitor in r), key=lambda r: r[monitor], default={})
-    scores: dict[str, Any] = {k: round(float(v), 4) for k, v in best_row.items()
-                              if k.startswith("val/") and v == v}
-    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    scores, history = best_epoch_scores(run_dir, monitor)
     card.scores = scores
     network = module.network.cpu().eval()
     model_path = save_model(network, card, run_dir / "model")

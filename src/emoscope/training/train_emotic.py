@@ -29,14 +29,15 @@ from emoscope.registry import DATASETS, LOSSES, MODELS
 from emoscope.training.adasyn import resample_cached, write_resampling_report
 from emoscope.training.emotic_config import EmoticConfig
 from emoscope.training.feature_cache import cached_features
-from emoscope.training.history import read_history
 from emoscope.training.multistream_module import MONITOR, MultiStreamModule
 from emoscope.training.train import (
     TrainResult,
     _default_command,
     _plot_history,
+    best_epoch_scores,
     build_trainer,
     fit_resumable,
+    load_best_weights,
     start_run,
 )
 from emoscope.utils.files import atomic_write_text
@@ -178,15 +179,9 @@ def _finish(cfg: EmoticConfig, run_dir: Path, trainer: L.Trainer, module: MultiS
 
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    if checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(state["state_dict"])
+    load_best_weights(module, checkpoint)
     last = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    history = read_history(run_dir)
-    best_row = max((r for r in history if MONITOR in r), key=lambda r: r[MONITOR], default={})
-    scores: dict[str, Any] = {k: round(float(v), 4) for k, v in best_row.items()
-                              if k.startswith("val/") and v == v}
-    scores["best_epoch"] = int(best_row.get("epoch", -1)) if best_row else -1
+    scores, history = best_epoch_scores(run_dir, MONITOR)
     card.scores = scores
     network = module.network.cpu().eval()
     model_path = save_model(network, card, run_dir / "model")
