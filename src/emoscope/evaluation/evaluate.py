@@ -36,6 +36,23 @@ def _canonical(label: str) -> str:
     return _ALIASES.get(name, name)
 
 
+# A label a target space lacks is counted as this one (RAVDESS 7 classes: calm -> neutral).
+_MERGED_INTO = {"calm": "neutral"}
+
+
+def label_map(source_labels: Sequence[str], target_labels: Sequence[str]) -> np.ndarray:
+    """(source, target) 0/1 matrix by canonical name (calm -> neutral when the target has no
+    calm); source labels without a counterpart map nowhere."""
+    columns = {_canonical(name): j for j, name in enumerate(target_labels)}
+    matrix = np.zeros((len(source_labels), len(target_labels)), dtype=np.float64)
+    for i, name in enumerate(source_labels):
+        key = _canonical(name)
+        key = key if key in columns else _MERGED_INTO.get(key, key)
+        if key in columns:
+            matrix[i, columns[key]] = 1.0
+    return matrix
+
+
 def label_columns(model_labels: Sequence[str], dataset_labels: Sequence[str]) -> np.ndarray:
     """For each dataset label, the model output column with the same (canonical) name."""
     columns = {_canonical(name): i for i, name in enumerate(model_labels)}

@@ -15,24 +15,15 @@ from torch import nn
 from emoscope.data.audio import fit_frames
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
-from emoscope.evaluation.evaluate import _canonical
+from emoscope.evaluation.evaluate import label_map
 from emoscope.evaluation.metrics import classification_report
 from emoscope.models.checkpoint import ModelCard
-
-# A dataset without a model label scores it as this one (RAVDESS 7 classes: calm -> neutral).
-_MERGED_INTO = {"calm": "neutral"}
 
 
 def merge_matrix(model_labels: Sequence[str], dataset_labels: Sequence[str]) -> np.ndarray:
     """(model classes, dataset classes) 0/1 matrix: probabilities of model labels summed into
     the dataset label of the same canonical name (calm into neutral when calm is absent)."""
-    columns = {_canonical(name): j for j, name in enumerate(dataset_labels)}
-    matrix = np.zeros((len(model_labels), len(dataset_labels)), dtype=np.float32)
-    for i, name in enumerate(model_labels):
-        key = _canonical(name)
-        key = key if key in columns else _MERGED_INTO.get(key, key)
-        if key in columns:
-            matrix[i, columns[key]] = 1.0
+    matrix = label_map(model_labels, dataset_labels).astype(np.float32)
     missing = [name for j, name in enumerate(dataset_labels) if not matrix[:, j].any()]
     if missing:
         raise UserError(f"the model cannot predict dataset label(s) {', '.join(missing)}; "

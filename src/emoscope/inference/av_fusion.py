@@ -12,28 +12,14 @@ import numpy as np
 import pandas as pd
 
 from emoscope.errors import UserError
-from emoscope.evaluation.evaluate import _canonical
+from emoscope.evaluation.evaluate import label_map
 
 if TYPE_CHECKING:
     from emoscope.inference.analyze import AnalyzeOptions
 
 log = logging.getLogger(__name__)
 
-_MERGED_INTO = {"calm": "neutral"}
 SILENCE_DB = -50.0  # window RMS (dBFS) below which the voice does not count in late fusion
-
-
-def label_map(source_labels: list[str], target_labels: list[str]) -> np.ndarray:
-    """(source, target) 0/1 matrix by canonical name (calm -> neutral); labels without a
-    counterpart map nowhere."""
-    columns = {_canonical(name): j for j, name in enumerate(target_labels)}
-    matrix = np.zeros((len(source_labels), len(target_labels)), dtype=np.float64)
-    for i, name in enumerate(source_labels):
-        key = _canonical(name)
-        key = key if key in columns else _MERGED_INTO.get(key, key)
-        if key in columns:
-            matrix[i, columns[key]] = 1.0
-    return matrix
 
 
 def window_face_probabilities(face_table: pd.DataFrame | None, labels: list[str],
