@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightning as L
@@ -14,6 +13,7 @@ from emoscope.data.augment import FaceBatchTransform
 from emoscope.training.config import DistillConfig, OptimConfig
 from emoscope.training.losses import distillation_loss
 from emoscope.training.mixup import mix_batch
+from emoscope.training.schedules import with_schedule
 
 
 class ClassifierModule(L.LightningModule):
@@ -120,27 +120,7 @@ class ClassifierModule(L.LightningModule):
             for (in_backbone, decays), params in groups.items()
         ]
         optimizer = torch.optim.AdamW(param_groups, lr=self.optim.lr)
-        if self.optim.scheduler == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="max", factor=self.optim.plateau_factor,
-                patience=self.optim.plateau_patience)
-            return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "monitor": "val/accuracy"}}
-        if self.optim.scheduler == "cosine":
-            total = max(1, int(self.trainer.estimated_stepping_batches))
-            steps_per_epoch = total / max(1, self.trainer.max_epochs or 1)
-            warmup = int(self.optim.warmup_epochs * steps_per_epoch)
-
-            def factor(step: int) -> float:
-                if step < warmup:
-                    return (step + 1) / max(1, warmup)
-                progress = (step - warmup) / max(1, total - warmup)
-                return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-            return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-        return optimizer
+        return with_schedule(optimizer, self.optim, self.trainer, "val/accuracy")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["emoscope_config"] = self.config

@@ -3,7 +3,6 @@ passed in; validation reports the Aff-Wild2 challenge metrics (``val/score`` and
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ from torch import nn
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.evaluation.affwild2 import challenge_report
 from emoscope.training.config import OptimConfig
+from emoscope.training.schedules import with_schedule
 
 MONITOR = "val/score"
 
@@ -104,26 +104,7 @@ class MultiTaskModule(L.LightningModule):
              "lr": self.optim.lr * (self.optim.backbone_lr_mult if in_backbone else 1.0),
              "weight_decay": self.optim.weight_decay if decays else 0.0}
             for (in_backbone, decays), params in groups.items()], lr=self.optim.lr)
-        if self.optim.scheduler == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="max", factor=self.optim.plateau_factor,
-                patience=self.optim.plateau_patience)
-            return {"optimizer": optimizer, "lr_scheduler": {
-                "scheduler": scheduler, "monitor": MONITOR, "strict": False}}
-        if self.optim.scheduler == "cosine":
-            total = max(1, int(self.trainer.estimated_stepping_batches))
-            warmup = int(self.optim.warmup_epochs * total / max(1, self.trainer.max_epochs or 1))
-
-            def factor(step: int) -> float:
-                if step < warmup:
-                    return (step + 1) / max(1, warmup)
-                progress = (step - warmup) / max(1, total - warmup)
-                return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-            return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-        return optimizer
+        return with_schedule(optimizer, self.optim, self.trainer, MONITOR, strict=False)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["emoscope_config"] = self.config

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightning as L
@@ -16,6 +15,7 @@ from emoscope.data.audio import fit_frames
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.training.config import OptimConfig
 from emoscope.training.mixup import mix_batch
+from emoscope.training.schedules import with_schedule
 
 
 class SpectrogramCrops(Dataset):
@@ -109,20 +109,7 @@ class SpeechModule(L.LightningModule):
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.optim.weight_decay},
              {"params": no_decay, "weight_decay": 0.0}], lr=self.optim.lr)
-        if self.optim.scheduler != "cosine":
-            return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = int(self.optim.warmup_epochs * total / max(1, self.trainer.max_epochs or 1))
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / max(1, warmup)
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler,
-                                                         "interval": "step"}}
+        return with_schedule(optimizer, self.optim, self.trainer, "val/uar")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["emoscope_config"] = self.config
