@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from emoscope import components  # noqa: F401
-from emoscope.models.speech import SpecAugment, SpeechCNN, SpeechTimm, as_spectrogram_image
+from emoscope.models.speech import (SpecAugment, SpeechCNN, SpeechTimm, as_spectrogram_image,
+                                    time_deltas)
 from emoscope.registry import MODELS
 
 
@@ -25,6 +26,31 @@ def test_speech_timm_one_channel_backbone(one_torch_thread):
     model = SpeechTimm(num_classes=5, backbone="tiny_cnn_test").eval()
     assert model(torch.randn(2, 64, 120))["logits"].shape == (2, 5)
     assert model.backbone.conv_stem.in_channels == 1
+
+
+def test_time_deltas_match_librosa():
+    librosa = pytest.importorskip("librosa")
+    x = torch.randn(3, 64, 50)
+    expected = librosa.feature.delta(x.numpy(), width=5, mode="nearest")
+    torch.testing.assert_close(time_deltas(x), torch.from_numpy(expected), atol=1e-5, rtol=1e-5)
+    ramp = torch.arange(10.0).expand(2, 1, 4, 10)  # slope 1 inside, damped at the edges
+    assert torch.allclose(time_deltas(ramp)[..., 2:-2], torch.ones(2, 1, 4, 6))
+    assert time_deltas(ramp)[0, 0, 0, 0] == pytest.approx(0.5)
+
+
+def test_speech_timm_delta_channels_and_frequency_stretch(one_torch_thread):
+    model = SpeechTimm(num_classes=8, pretrained="offline", deltas=True, freq_scale=2.0).eval()
+    assert model.backbone.conv_stem.in_channels == 3  # the ImageNet RGB stem, untouched
+    x = torch.randn(2, 64, 120)
+    image = model.image(x)
+    assert image.shape == (2, 3, 128, 120)
+    torch.testing.assert_close(image[:, 1:].mean(dim=(2, 3)), torch.zeros(2, 2), atol=1e-4,
+                               rtol=0)
+    assert model(x)["logits"].shape == (2, 8)
+    flat = torch.full((1, 64, 30), 2.0) + torch.linspace(0, 1, 64).view(1, 64, 1)
+    assert torch.all(model.image(flat)[:, 1:] == 0)  # a steady spectrum has no time deltas
+    with pytest.raises(ValueError, match="freq_scale"):
+        SpeechTimm(num_classes=8, freq_scale=0)
 
 
 def test_pretrained_stem_sums_the_rgb_filters(one_torch_thread):

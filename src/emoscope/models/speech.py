@@ -2,7 +2,9 @@
 
 ``speech_cnn``: the seed's audio branch, a 1D CNN over time with the mel bands as channels.
 ``speech_timm``: any timm image backbone on the spectrogram as a one-channel image (ImageNet
-weights, where offline ones exist, summed over RGB into the single input channel).
+weights, where offline ones exist, summed over RGB into the single input channel), or, with
+``deltas=True``, as a three-channel image of the log-mel and its first and second time
+derivatives, which keeps the backbone's RGB stem as trained.
 Both take (N, n_mels, T) or (N, 1, n_mels, T) log-mel input of any length, normalise each
 clip to zero mean and unit variance, apply SpecAugment while training and return
 ``{"logits": (N, C)}``.
@@ -125,26 +127,63 @@ def _single_channel_stem(backbone: nn.Module) -> nn.Module:
     raise ValueError("backbone has no 3-channel input convolution")
 
 
+def time_deltas(x: torch.Tensor, width: int = 2) -> torch.Tensor:
+    """Regression delta along the last axis (the formula of HTK / ``librosa.feature.delta``
+    with ``2 * width + 1`` frames), edges repeated."""
+    padded = torch.cat([x[..., :1].expand(*x.shape[:-1], width), x,
+                        x[..., -1:].expand(*x.shape[:-1], width)], dim=-1)
+    length = x.shape[-1]
+    total = sum(k * (padded[..., width + k:width + k + length]
+                     - padded[..., width - k:width - k + length]) for k in range(1, width + 1))
+    return total / (2 * sum(k * k for k in range(1, width + 1)))
+
+
 @MODELS.register("speech_timm")
 class SpeechTimm(nn.Module):
-    """A timm backbone on the spectrogram image (one channel), SpecAugment, linear head."""
+    """A timm backbone on the spectrogram image, SpecAugment, linear head.
+
+    ``deltas``: feed (log-mel, delta, delta-delta) as three channels, each normalised per clip.
+    ``freq_scale``: stretch the mel axis by this factor (bilinear) before the backbone, so a
+    stride-32 network keeps more than two rows of frequency resolution.
+    """
 
     def __init__(self, num_classes: int, backbone: str = "tf_efficientnet_lite0",
                  pretrained: PretrainedMode = "none", dropout: float = 0.3,
                  spec_augment: bool = True, freq_width: int = 8, time_width: int = 20,
-                 n_mels: int = 64, **_: object):
+                 n_mels: int = 64, deltas: bool = False, freq_scale: float = 1.0,
+                 **_: object):
         super().__init__()
         self.augment = SpecAugment(freq_width=freq_width if spec_augment else 0,
                                    time_width=time_width if spec_augment else 0)
+        self.deltas, self.freq_scale = bool(deltas), float(freq_scale)
+        if self.freq_scale <= 0:
+            raise ValueError(f"freq_scale must be positive, got {freq_scale}")
         if pretrained == "none":
-            self.backbone = build_backbone(backbone, pretrained="none", in_chans=1)
+            self.backbone = build_backbone(backbone, pretrained="none",
+                                           in_chans=3 if self.deltas else 1)
+        elif self.deltas:
+            self.backbone = build_backbone(backbone, pretrained, 3)
         else:  # 3-channel ImageNet weights, then one input channel with the summed filters
             self.backbone = _single_channel_stem(build_backbone(backbone, pretrained, 3))
         features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, num_classes))
 
+    def image(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """The backbone's input: (N, 1 or 3, F * freq_scale, T)."""
+        image = self.augment(as_spectrogram_image(spectrogram))
+        if self.deltas:
+            first = time_deltas(image)
+            second = time_deltas(first)
+            image = torch.cat([image, as_spectrogram_image(first),
+                               as_spectrogram_image(second)], dim=1)
+        if self.freq_scale != 1.0:
+            rows = max(1, round(image.shape[2] * self.freq_scale))
+            image = torch.nn.functional.interpolate(image, size=(rows, image.shape[3]),
+                                                    mode="bilinear", align_corners=False)
+        return image
+
     def features(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        return self.backbone(self.augment(as_spectrogram_image(spectrogram)))
+        return self.backbone(self.image(spectrogram))
 
     def forward(self, spectrogram: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"logits": self.head(self.features(spectrogram))}
