@@ -21,11 +21,13 @@ def register(app: typer.Typer) -> None:
             Path("ensemble.safetensors")),
         name: Annotated[str | None, typer.Option(
             "--name", help="Name in the card (default: the file's name).")] = None,
+        half: Annotated[bool, typer.Option(
+            "--half", help="Store the weights as float16 (half the size).")] = False,
     ) -> None:
         """Average the probabilities (and valence/arousal, action units) of several models;
         the result loads wherever a model does (analyze, webcam, evaluate)."""
         from emoscope.models.ensemble import save_ensemble
 
         path = save_ensemble(members, out, name,
-                             command=shlex.join(["emoscope", *sys.argv[1:]]))
+                             command=shlex.join(["emoscope", *sys.argv[1:]]), half=half)
         typer.echo(f"ensemble of {len(members)}: {path} ({path.with_suffix('.json')})")

@@ -88,10 +88,17 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
-def save_model(model: nn.Module, card: ModelCard, path: str | Path) -> Path:
-    """Write ``<path>.safetensors`` and ``<path>.json`` atomically; returns the weights path."""
+def save_model(model: nn.Module, card: ModelCard, path: str | Path, half: bool = False) -> Path:
+    """Write ``<path>.safetensors`` and ``<path>.json`` atomically; returns the weights path.
+
+    ``half`` stores floating-point tensors as float16 (half the file size); loading casts them
+    back into the float32 parameters.
+    """
     weights, card_path = _paths(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+        card.extra["stored_dtype"] = "float16"
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp), metadata={"format": CARD_FORMAT, "name": card.name})
     atomic_write_text(card_path, json.dumps(card.to_dict(), indent=2) + "\n")

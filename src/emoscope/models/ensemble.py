@@ -1,4 +1,4 @@
-"""Ensembles of face models that share a label space and preprocessing: the members' class
+"""Ensembles of face or speech models that share a label space and preprocessing: the members' class
 probabilities (softmax, or sigmoid for multi-label spaces), valence/arousal and action-unit
 probabilities are averaged.
 
@@ -74,7 +74,8 @@ def _compatible(first: ModelCard, other: ModelCard, source: str) -> None:
               ("preprocessing", first.preprocessing, other.preprocessing),
               ("grayscale rule", first.grayscale, other.grayscale),
               ("outputs", list(first.outputs), list(other.outputs)),
-              ("action units", first.extra.get("au_labels"), other.extra.get("au_labels")))
+              ("action units", first.extra.get("au_labels"), other.extra.get("au_labels")),
+              ("audio front end", first.extra.get("audio"), other.extra.get("audio")))
     for what, mine, theirs in checks:
         if mine != theirs:
             raise UserError(f"{source}: its {what} differs from the first member's; ensemble "
@@ -107,9 +108,10 @@ def build_ensemble(paths: Sequence[str | Path], name: str = "ensemble",
 
 
 def save_ensemble(paths: Sequence[str | Path], out: str | Path, name: str | None = None,
-                  command: str = "") -> Path:
-    """Build an ensemble from ``paths`` and write it as ``out`` (.safetensors + .json)."""
+                  command: str = "", half: bool = False) -> Path:
+    """Build an ensemble from ``paths`` and write it as ``out`` (.safetensors + .json);
+    ``half`` stores the weights as float16."""
     out = Path(out)
     model, card = build_ensemble(paths, name or out.with_suffix("").name)
     card.command = command
-    return save_model(model, card, out)
+    return save_model(model, card, out, half=half)
