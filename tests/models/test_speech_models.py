@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from emoscope import components  # noqa: F401
-from emoscope.models.speech import (SpecAugment, SpeechCNN, SpeechTimm, as_spectrogram_image,
-                                    time_deltas)
+from emoscope.models.speech import (
+    SpecAugment,
+    SpeechCNN,
+    SpeechTimm,
+    as_spectrogram_image,
+    time_deltas,
+)
 from emoscope.registry import MODELS
 
 
