@@ -3,6 +3,7 @@ data, recipe, measured scores). Never pickled modules."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,7 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path, half: bool =
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-        card.extra["stored_dtype"] = "float16"
+        card = dataclasses.replace(card, extra={**card.extra, "stored_dtype": "float16"})
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp), metadata={"format": CARD_FORMAT, "name": card.name})
     atomic_write_text(card_path, json.dumps(card.to_dict(), indent=2) + "\n")
