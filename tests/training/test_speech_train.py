@@ -110,3 +110,36 @@ def test_a_run_is_resumed_not_overwritten(trained, one_torch_thread):
                          command="test")
     epochs = [row["epoch"] for row in again.history if "val/accuracy" in row]
     assert epochs == list(range(5))  # the 4 earlier epochs kept, one more trained
+
+
+def test_speed_perturbed_crops_keep_their_shape_and_change(tmp_path):
+    import numpy as np
+
+    from emoscope.data.audio import AudioFrontEnd
+    from emoscope.data.speech_arrays import SpeechArrays
+    from emoscope.labels import LabelSpace
+    from emoscope.training.speech_module import SpectrogramCrops
+
+    features = np.random.default_rng(0).normal(size=(4, 64, 120)).astype(np.float32)
+    arrays = SpeechArrays(features, np.array([120, 120, 80, 30]), np.arange(4),
+                          LabelSpace("tones", "single_label", ("a", "b", "c", "d")),
+                          AudioFrontEnd())
+    plain = SpectrogramCrops(arrays, 50, train=True, seed=0)
+    sped = SpectrogramCrops(arrays, 50, train=True, seed=0, speed_spread=0.2,
+                            front=AudioFrontEnd())
+    for index in range(4):
+        crop, label = sped[index]
+        assert tuple(crop.shape) == (64, 50) and label == index
+    assert not np.allclose(plain[0][0].numpy(), sped[0][0].numpy())
+    validation = SpectrogramCrops(arrays, 50, train=False, speed_spread=0.2,
+                                  front=AudioFrontEnd())
+    assert np.allclose(validation[0][0].numpy(), features[0, :, 35:85])  # centred, untouched
+    with pytest.raises(ValueError, match="front end"):
+        SpectrogramCrops(arrays, 50, train=True, speed_spread=0.2)
+
+
+def test_a_bad_speed_spread_is_a_user_error(tmp_path):
+    from emoscope.training.speech_train import train_speech
+
+    with pytest.raises(UserError, match="speed_perturb"):
+        train_speech(_config(tmp_path, tmp_path, **{"data.speed_perturb": 0.7}), command="t")

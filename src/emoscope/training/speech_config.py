@@ -17,6 +17,7 @@ class SpeechDataConfig:
     val_split: str = "val"
     cache_dir: str = ".cache/datasets"
     crop_seconds: float = 3.0  # training: random crops; validation: the centred crop
+    speed_perturb: float = 0.0  # training: each clip at a random speed in [1 - s, 1 + s]
     kwargs: dict[str, Any] = field(default_factory=dict)  # label_set, num_folds, val_fold, ...
 
 

@@ -11,7 +11,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
 
-from emoscope.data.audio import fit_frames
+from emoscope.data.audio import AudioFrontEnd, fit_frames
+from emoscope.data.audio_augment import random_speed, speed_perturb
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.training.config import OptimConfig
 from emoscope.training.mixup import mix_batch
@@ -20,11 +21,17 @@ from emoscope.training.schedules import with_schedule
 
 class SpectrogramCrops(Dataset):
     """Index -> (log-mel crop (n_mels, frames), label): random crops inside the clip when
-    training, the centred crop otherwise."""
+    training, the centred crop otherwise. With ``speed_spread`` > 0 each training clip is
+    first played at a random speed in [1 - spread, 1 + spread] (needs ``front``)."""
 
-    def __init__(self, arrays: SpeechArrays, frames: int, train: bool, seed: int = 0):
+    def __init__(self, arrays: SpeechArrays, frames: int, train: bool, seed: int = 0,
+                 speed_spread: float = 0.0, front: AudioFrontEnd | None = None):
         self.arrays, self.frames, self.train = arrays, frames, train
         self.rng = np.random.default_rng(seed)
+        if speed_spread and front is None:
+            raise ValueError("speed perturbation needs the audio front end")
+        random_speed(self.rng, speed_spread)  # validates the spread
+        self.speed_spread, self.front = speed_spread, front
 
     def __len__(self) -> int:
         return len(self.arrays)
@@ -32,6 +39,9 @@ class SpectrogramCrops(Dataset):
     def __getitem__(self, index: int):
         length = int(self.arrays.lengths[index])
         spec = self.arrays.features[index, :, :length]
+        if self.train and self.speed_spread > 0:
+            spec = speed_perturb(spec, random_speed(self.rng, self.speed_spread), self.front)
+            length = spec.shape[1]
         offset = None
         if self.train and length > self.frames:
             offset = int(self.rng.integers(0, length - self.frames + 1))
@@ -41,9 +51,10 @@ class SpectrogramCrops(Dataset):
 
 class SpeechDataModule(L.LightningDataModule):
     def __init__(self, train: SpeechArrays, val: SpeechArrays, frames: int, batch_size: int,
-                 eval_batch_size: int, seed: int = 0):
+                 eval_batch_size: int, seed: int = 0, speed_spread: float = 0.0,
+                 front: AudioFrontEnd | None = None):
         super().__init__()
-        self.train_set = SpectrogramCrops(train, frames, True, seed)
+        self.train_set = SpectrogramCrops(train, frames, True, seed, speed_spread, front)
         self.val_set = SpectrogramCrops(val, frames, False)
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
 

@@ -86,6 +86,8 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
     Writes to ``out_dir/name`` as ``train`` does (config.yaml, checkpoints, metrics.csv,
     history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png).
     """
+    if not 0.0 <= cfg.data.speed_perturb < 0.5:
+        raise UserError(f"data.speed_perturb must be in [0, 0.5), got {cfg.data.speed_perturb}")
     run_dir, last_ckpt = start_run(cfg, resume)
     train_set = load_speech_split(cfg, cfg.data.train_split)
     val_set = load_speech_split(cfg, cfg.data.val_split)
@@ -102,7 +104,8 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
                           to_dict(cfg), card.to_dict())
     frames = cfg.audio.frames(cfg.data.crop_seconds)
     data = SpeechDataModule(train_set, val_set, frames, cfg.trainer.batch_size,
-                            cfg.trainer.eval_batch_size, cfg.trainer.seed)
+                            cfg.trainer.eval_batch_size, cfg.trainer.seed,
+                            cfg.data.speed_perturb, cfg.audio)
     trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
                                         len(train_set) // cfg.trainer.batch_size,
                                         sanity_val_steps=None)
