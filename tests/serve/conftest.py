@@ -1,4 +1,5 @@
-"""Service fixtures: one analysis engine (tiny model + MediaPipe) shared by every app."""
+"""Service fixtures: one analysis engine (tiny face model + MediaPipe + tiny speech model)
+shared by every app."""
 
 from __future__ import annotations
 
@@ -9,11 +10,33 @@ from PIL import Image
 
 
 @pytest.fixture(scope="session")
-def engine(tiny_model_path):
+def tiny_speech_path(tmp_path_factory):
+    """An untrained 8-class RAVDESS speech CNN (1 s windows of 64 mels) on disk."""
+    import torch
+
+    from emoscope.data.audio import AudioFrontEnd
+    from emoscope.labels import RAVDESS_LABELS
+    from emoscope.models.backbones import Preprocessing
+    from emoscope.models.checkpoint import ModelCard, save_model
+    from emoscope.models.speech import SpeechCNN
+
+    torch.manual_seed(0)
+    kwargs = {"num_classes": 8, "channels": [16, 16], "kernel": 3}
+    card = ModelCard(name="tiny-speech", architecture="speech_cnn", architecture_kwargs=kwargs,
+                     label_space=RAVDESS_LABELS, task="speech_emotion",
+                     preprocessing=Preprocessing((1, 64, 101), (0.0,), (1.0,)),
+                     extra={"audio": AudioFrontEnd().to_dict(), "crop_seconds": 1.0})
+    return save_model(SpeechCNN(**kwargs).eval(), card,
+                      tmp_path_factory.mktemp("speech") / "tiny_speech")
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_model_path, tiny_speech_path):
     from emoscope.serve.engine import AnalysisEngine
     from emoscope.serve.settings import ServeSettings
 
-    engine = AnalysisEngine(ServeSettings(model=str(tiny_model_path)))
+    engine = AnalysisEngine(ServeSettings(model=str(tiny_model_path),
+                                          voice_model=str(tiny_speech_path)))
     yield engine
     engine.close()
 

@@ -22,6 +22,7 @@ def test_health_and_models(client):
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["model"] == "tiny"
     assert health["detector"] == "mediapipe" and health["workers"] == 1
+    assert health["voice_model"] == "tiny-speech"
     models = {m["name"]: m for m in client.get("/models").json()}
     assert models["tiny"]["serving"] is True and models["tiny"]["labels"] == LABELS
     assert models["fer2013-lite0"]["serving"] is False
@@ -40,7 +41,8 @@ def test_openapi_schema_describes_the_routes(client):
     assert {"200", "400", "403", "404", "408", "413", "415", "422", "503", "504"} <= \
         set(analyze["responses"])
     result = schema["components"]["schemas"]["AnalyzeResponse"]
-    assert {"columns", "rows", "files", "faces", "frames"} <= set(result["properties"])
+    assert {"columns", "rows", "files", "faces", "frames", "voice_model", "voice_columns",
+            "voice_rows"} <= set(result["properties"])
 
 
 def test_image_table_equals_analyze_json(client, photo_jpeg, tmp_path, tiny_model_path):

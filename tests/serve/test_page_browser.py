@@ -95,6 +95,28 @@ def test_upload_a_video_and_see_the_timeline(page, live_url, face_video, one_tor
     assert page.get_attribute("#annotated-video", "src").endswith("/annotated.mp4")
 
 
+def test_upload_audio_and_see_the_voice_windows(page, live_url, tmp_path, one_torch_thread):
+    import soundfile as sf
+
+    from speech_fixtures import emotion_tone
+
+    speech = tmp_path / "speech.wav"
+    sf.write(str(speech), emotion_tone(5, seconds=2.5), 16000)
+    page.goto(live_url)
+    page.wait_for_function("document.getElementById('model').textContent.includes('tiny-speech')")
+    page.set_input_files("#file", str(speech))
+    page.click("#analyse")
+    page.wait_for_selector("#voice:not([hidden])", timeout=60_000)
+    assert page.inner_text("#summary").startswith(
+        "speech.wav: 0 frame(s), 0 face(s), model tiny, 4 voice window(s), voice model "
+        "tiny-speech")
+    windows = page.locator("tr.voice-row")
+    assert windows.count() == 4  # 2.5 s in 1 s windows every 0.5 s
+    assert [windows.nth(i).locator("td[data-column=start_s]").inner_text()
+            for i in range(4)] == ["0.00", "0.50", "1.00", "1.50"]
+    assert page.is_hidden("#rows") and page.locator("tr.face-row").count() == 0
+
+
 def test_a_bad_file_shows_the_error(page, live_url, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a face")
@@ -103,5 +125,5 @@ def test_a_bad_file_shows_the_error(page, live_url, tmp_path):
     page.click("#analyse")
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert page.inner_text("#error") == ("error 415: notes.txt: content type 'text/plain' is "
-                                         "not a supported image or video type")
+                                         "not an image, video or audio file type")
     assert page.is_hidden("#result")

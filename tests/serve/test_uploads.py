@@ -54,9 +54,9 @@ def test_bad_uploads_get_4xx_and_the_service_keeps_serving(make_client, photo_jp
     oversized = photo_jpeg[:3] + os.urandom(530_000)  # within the multipart allowance
     cases = [
         (("notes.txt", b"just some text, not a face", "text/plain"), 415,
-         "notes.txt: content type 'text/plain' is not a supported image or video type"),
+         "notes.txt: content type 'text/plain' is not an image, video or audio file type"),
         (("fake.png", b"<html>not a png at all</html>", "image/png"), 415,
-         "fake.png: not an image or video (unrecognised file signature)"),
+         "fake.png: not an image, video or audio file (unrecognised file signature)"),
         (("clip.jpg", video, "image/jpeg"), 415,
          "clip.jpg: declared as image but the bytes are a video"),
         (("half.jpg", photo_jpeg[: len(photo_jpeg) // 2], "image/jpeg"), 422,
@@ -132,7 +132,7 @@ def test_server_paths_stay_inside_the_allowed_folder(make_client, allowed, one_t
         ("../no-such-file.png", 403, "../no-such-file.png: outside the allowed folder"),
         ("sub/missing.png", 404, "sub/missing.png: file not found"),
         ("sub", 400, "sub: not a file"),
-        ("notes.txt", 415, "notes.txt: not an image or video"),
+        ("notes.txt", 415, "notes.txt: not an image, video or audio file"),
     ]:
         response = client.post("/analyze", params={"path": path})
         assert (response.status_code, response.json()["detail"]) == (status, message)

@@ -25,6 +25,11 @@ def register(app: typer.Typer) -> None:
         threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
         detector_opt: list[str] = typer.Option(  # noqa: B008
             None, "--detector-opt", help="Detector setting KEY=VALUE, e.g. model=full."),
+        voice_model: str = typer.Option(None, help="Speech model name or path for audio "
+                                        "uploads and videos with sound (default: the shipped "
+                                        "speech model; none: no voice analysis)."),
+        voice_window: float = typer.Option(1.0, help="Voice window in seconds."),
+        voice_hop: float = typer.Option(0.5, help="Seconds between voice windows."),
     ) -> None:
         """Serve POST /analyze, GET /models, GET /health and an upload page at /."""
         from emoscope.config import parse_overrides
@@ -44,6 +49,7 @@ def register(app: typer.Typer) -> None:
             max_upload_mb=max_upload_mb, timeout_s=timeout, allow_path=allow_path,
             workers=workers, keep_results=keep_results, max_faces=max_faces, min_face=min_face,
             threshold=threshold,
-            detector_options=parse_overrides(detector_opt, "--detector-opt"))
+            detector_options=parse_overrides(detector_opt, "--detector-opt"),
+            voice_model=voice_model, voice_window_s=voice_window, voice_hop_s=voice_hop)
         settings.validate()
         run_server(settings)

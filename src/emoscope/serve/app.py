@@ -1,7 +1,8 @@
 """The HTTP service: ``create_app(settings)`` returns a FastAPI app with the analysis loaded.
 
 Routes: ``POST /analyze`` (upload or allowed server path -> the ``analyze --format json``
-table), ``GET /models``, ``GET /health``, ``GET /results/{id}/{name}`` (annotated media and
+face table, and the voice timeline of audio files and videos with sound), ``GET /models``,
+``GET /health``, ``GET /results/{id}/{name}`` (annotated media and
 plots of a recent request), ``GET /`` (the upload page) and ``GET /openapi.json``.
 """
 
@@ -36,10 +37,12 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 class AnalyzeResponse(BaseModel):
-    """One analysed file: ``columns`` and ``rows`` are the ``analyze --format json`` table."""
+    """One analysed file: ``columns`` and ``rows`` are the ``analyze --format json`` face
+    table (empty for audio), ``voice_columns`` and ``voice_rows`` its voice timeline (empty for
+    images, videos without sound, or when the service runs without voice)."""
 
     source: str
-    kind: Literal["image", "video"]
+    kind: Literal["image", "video", "audio"]
     model: str
     frames: int
     faces: int
@@ -47,6 +50,9 @@ class AnalyzeResponse(BaseModel):
     columns: list[str]
     rows: list[dict[str, Any]]
     files: dict[str, str]  # name -> URL (annotated, timeline, distribution, heatmap)
+    voice_model: str | None  # the speech model, when the voice was analysed
+    voice_columns: list[str]
+    voice_rows: list[dict[str, Any]]
 
 
 class ErrorResponse(BaseModel):
@@ -58,6 +64,7 @@ class HealthResponse(BaseModel):
     version: str
     model: str
     detector: str
+    voice_model: str | None  # None: started with --voice-model none
     workers: int
     uptime_s: float
 
@@ -78,7 +85,8 @@ _ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in
     (403, "Server path outside the allowed folder, or server paths disabled"),
     (404, "Server path not found"),
     (413, "Upload larger than the limit"),
-    (415, "Not an image or video (content type or file signature)"),
+    (415, "Not an image, video or audio file (content type or file signature), or audio "
+          "while the service runs without voice"),
     (422, "Corrupt, truncated or empty media, or invalid options"),
     (503, "No analyser became free in time"),
     (504, "Analysis did not finish within the time limit"),
@@ -87,8 +95,9 @@ _ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in
 _UPLOAD_BODY = {"requestBody": {"required": False, "content": {"multipart/form-data": {
     "schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary",
-                 "description": "An image (jpeg, png, webp, bmp, gif, tiff) or a video "
-                                "(mp4, mov, webm, mkv, avi)"}}}}}}}
+                 "description": "An image (jpeg, png, webp, bmp, gif, tiff), a video "
+                                "(mp4, mov, webm, mkv, avi) or an audio file (wav, flac, "
+                                "ogg, mp3, m4a, aac)"}}}}}}}
 
 
 def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) -> FastAPI:
@@ -107,7 +116,8 @@ def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) ->
             engine.close()
 
     app = FastAPI(title="emoscope", version=__version__, lifespan=lifespan, docs_url=None,
-                  redoc_url=None, description="Per-face emotion tables for images and videos.")
+                  redoc_url=None, description="Per-face emotion tables for images and "
+                  "videos, voice timelines for audio files and videos with sound.")
     app.state.settings, app.state.engine, app.state.store = settings, engine, store
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -118,21 +128,24 @@ def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) ->
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
-        """Liveness: the model and detector are loaded and the service answers."""
+        """Liveness: the models and detector are loaded and the service answers."""
         return HealthResponse(status="ok", version=__version__, model=engine.card.name,
-                              detector=settings.detector, workers=settings.workers,
+                              detector=settings.detector, voice_model=engine.voice_model,
+                              workers=settings.workers,
                               uptime_s=round(time.monotonic() - started, 3))
 
     @app.get("/models", response_model=list[ModelInfo])
     async def models() -> list[ModelInfo]:
-        """The shipped models and the one being served (which may be a model file)."""
+        """The shipped models and the ones being served (which may be model files)."""
         from emoscope.models.zoo import shipped_cards
 
         cards = {card.name: card for card in shipped_cards()}
-        cards[engine.card.name] = engine.card
+        serving = [engine.card] + ([engine.voice.card] if engine.voice is not None else [])
+        cards.update({card.name: card for card in serving})
+        names = {card.name for card in serving}
         return [ModelInfo(name=c.name, task=c.task, labels=list(c.label_space.labels),
                           input_size=list(c.preprocessing.input_size), grayscale=c.grayscale,
-                          scores=c.scores, serving=c.name == engine.card.name)
+                          scores=c.scores, serving=c.name in names)
                 for c in cards.values()]
 
     @app.get("/results/{result_id}/{name}", responses={404: _ERRORS[404]})
@@ -164,7 +177,8 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
         annotate: bool = Query(False, description="Draw boxes and labels (png or mp4)"),
         plots: bool = Query(False, description="Timeline, distribution and heatmap plots"),
     ) -> AnalyzeResponse:
-        """Analyse one uploaded file (multipart field ``file``) or one allowed server path."""
+        """Analyse one uploaded file (multipart field ``file``) or one allowed server path:
+        faces of images and videos, the voice of audio files and videos with sound."""
         began = time.monotonic()
         deadline = began + settings.timeout_s
         options = RequestOptions(every, fps, smooth, smooth_method, annotate, plots)
@@ -176,6 +190,9 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
             else:
                 upload = await _receive(request, settings, folder, deadline)
                 media, kind, source = upload.path, upload.kind, upload.source
+            if kind == "audio" and engine.voice is None:
+                raise UploadError(415, f"{source}: audio file, but this service runs without "
+                                       "voice analysis (started with --voice-model none)")
             result = await run_in_threadpool(engine.analyse, media, kind, source, options,
                                              folder, deadline)
         except BaseException:
@@ -187,12 +204,14 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
         if not result.files:
             store.discard(result_id)
         elapsed = time.monotonic() - began
-        log.info("analyze %s: %d frame(s), %d face(s) in %.3f s", source, result.frames,
-                 result.faces, elapsed)
+        log.info("analyze %s: %d frame(s), %d face(s), %d voice window(s) in %.3f s", source,
+                 result.frames, result.faces, len(result.voice_rows), elapsed)
         return AnalyzeResponse(source=source, kind=result.kind, model=engine.card.name,
                                frames=result.frames, faces=result.faces,
                                elapsed_s=round(elapsed, 4), columns=result.columns,
-                               rows=result.rows, files=urls)
+                               rows=result.rows, files=urls, voice_model=result.voice_model,
+                               voice_columns=result.voice_columns,
+                               voice_rows=result.voice_rows)
 
 
 async def _receive(request: Request, settings: ServeSettings, folder: Path, deadline: float):

@@ -1,7 +1,9 @@
-"""The service's analysis: detectors and model loaded once, lent to one request at a time.
+"""The service's analysis: detectors and models loaded once, lent to one request at a time.
 
-A request gets the same table as ``emoscope analyze --format json`` (``{"columns", "rows"}``),
-optionally an annotated png/mp4 and the plots, within a deadline checked before every frame.
+A request gets the same face table as ``emoscope analyze --format json`` (``{"columns",
+"rows"}``), optionally an annotated png/mp4 and the plots, and for audio files and videos with
+sound the voice timeline of ``analyze`` (``voice_columns``, ``voice_rows``), within a deadline
+checked before every frame and around the voice pass.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emoscope.data.audio import has_audio_stream
 from emoscope.data.video import Frame
 from emoscope.errors import MediaError
 from emoscope.inference.analyze import AnalyzeOptions, build_analyzer
 from emoscope.inference.pipeline import FrameAnalyzer, result_rows
 from emoscope.inference.smoothing import TrackSmoother
+from emoscope.inference.voice import VoiceAnalyzer, voice_columns
 from emoscope.inference.writers import conform, result_columns, rows_to_frame
 from emoscope.serve.settings import ServeSettings
 
@@ -62,6 +66,9 @@ class AnalysisResult:
     columns: list[str]
     rows: list[dict[str, object]]
     files: dict[str, Path] = field(default_factory=dict)  # annotated, timeline, ...
+    voice_model: str | None = None  # set when the voice was analysed (audio, video)
+    voice_columns: list[str] = field(default_factory=list)
+    voice_rows: list[dict[str, object]] = field(default_factory=list)
 
 
 class AnalysisEngine:
@@ -84,8 +91,22 @@ class AnalysisEngine:
         self.card = predictor.card
         self.labels = list(predictor.labels)
         self.has_valence_arousal = predictor.has_valence_arousal
-        log.info("serving model %s with detector %s (%d analyser(s))", self.card.name,
-                 settings.detector, settings.workers)
+        # One speech model shared by the workers, one file at a time: a file's voice is one
+        # batched pass, short next to its face pass, so the lock is rarely waited on, the model
+        # loads once instead of per worker, and two passes never fight over the CPU threads.
+        self.voice: VoiceAnalyzer | None = None
+        self._voice_lock = threading.Lock()
+        if settings.voice_enabled:
+            try:
+                self.voice = VoiceAnalyzer(settings.voice_model, settings.device,
+                                           settings.voice_window_s, settings.voice_hop_s,
+                                           settings.batch_size, settings.runtime)
+            except BaseException:
+                self.close()  # the detectors already started
+                raise
+        self.voice_model = self.voice.card.name if self.voice is not None else None
+        log.info("serving model %s with detector %s (%d analyser(s)), voice model %s",
+                 self.card.name, settings.detector, settings.workers, self.voice_model)
 
     @contextmanager
     def lend(self, deadline: float) -> Iterator[FrameAnalyzer]:
@@ -101,10 +122,14 @@ class AnalysisEngine:
 
     def analyse(self, path: Path, kind: str, source: str, options: RequestOptions,
                 out_dir: Path | None, deadline: float) -> AnalysisResult:
-        """Analyse one image or video file; MediaError for unreadable media."""
+        """Analyse one image, video or audio file; MediaError for unreadable media."""
         from emoscope.inference.sources_run import open_frames
 
         with self.lend(deadline) as analyzer:  # decoding too: memory grows with workers only
+            if kind == "audio":
+                result = AnalysisResult(kind, 0, 0, [], [])
+                self._add_voice(result, path, source, deadline)
+                return result
             if kind == "image":
                 check_image(path, source)
             try:
@@ -113,8 +138,35 @@ class AnalysisEngine:
                 raise MediaError(source, err.problem) from None
             except (OSError, EOFError) as err:
                 raise MediaError(source, str(err)) from None
-            return self._run(analyzer, _until(frames, deadline), kind, source, options,
-                             out_dir)
+            result = self._run(analyzer, _until(frames, deadline), kind, source, options,
+                               out_dir)
+            if kind == "video":
+                self._add_voice(result, path, source, deadline)
+            return result
+
+    def _add_voice(self, result: AnalysisResult, path: Path, source: str,
+                   deadline: float) -> None:
+        """The voice timeline into ``result``; a video without sound gets none (no error)."""
+        if self.voice is None:
+            return
+        result.voice_model = self.voice_model
+        result.voice_columns = voice_columns(self.voice.labels)
+        if result.kind == "video" and not has_audio_stream(path):
+            return
+        _check_deadline(deadline)
+        if not self._voice_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise AnalysisTimeout()
+        try:
+            table = self.voice.timeline(path)
+        except MediaError as err:  # name the upload, not our copy of it
+            raise MediaError(source, err.problem.replace(str(path), source)) from None
+        except (OSError, EOFError) as err:
+            raise MediaError(source, str(err).replace(str(path), source)) from None
+        finally:
+            self._voice_lock.release()
+        _check_deadline(deadline)
+        table["source"] = source
+        result.voice_rows = _records(table)
 
     def _run(self, analyzer: FrameAnalyzer, frames: Iterator[Frame], kind: str, source: str,
              options: RequestOptions, out_dir: Path | None) -> AnalysisResult:
@@ -157,10 +209,8 @@ class AnalysisEngine:
         table = conform(rows_to_frame(rows, columns), columns)
         if options.plots and out_dir is not None:
             files.update(self._plots(table, out_dir, options))
-        # Serialised as JsonWriter writes ``--format json``: same columns, same precision.
-        records = json.loads(table.to_json(orient="records", double_precision=6)) if len(table) \
-            else []
-        return AnalysisResult(kind, frame_count, len(table), list(columns), records, files)
+        return AnalysisResult(kind, frame_count, len(table), list(columns), _records(table),
+                              files)
 
     def _plots(self, table, out_dir: Path, options: RequestOptions) -> dict[str, Path]:
         from emoscope.inference.plots import plot_results
@@ -187,10 +237,20 @@ def _save_png_fast(rgb, path: Path) -> Path:
     return path
 
 
+def _records(table) -> list[dict[str, object]]:
+    """Rows as JsonWriter writes ``--format json``: same columns, same precision."""
+    return json.loads(table.to_json(orient="records", double_precision=6)) if len(table) \
+        else []
+
+
+def _check_deadline(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise AnalysisTimeout()
+
+
 def _until(frames: Iterator[Frame], deadline: float) -> Iterator[Frame]:
     for frame in frames:
-        if time.monotonic() > deadline:
-            raise AnalysisTimeout()
+        _check_deadline(deadline)
         yield frame
 
 

@@ -28,6 +28,15 @@ class ServeSettings:
     allow_path: str | None = None  # folder whose files may be named by ?path=; None: off
     workers: int = 1  # analysers (detector + model) loaded at start; requests share them
     keep_results: int = 64  # annotated images and plots kept for GET /results, oldest dropped
+    # voice timeline of audio uploads and videos with sound, as ``emoscope analyze`` makes it
+    voice_model: str | None = None  # shipped name or path; None = default speech model
+    voice_window_s: float = 1.0
+    voice_hop_s: float = 0.5
+
+    @property
+    def voice_enabled(self) -> bool:
+        """False when started with ``--voice-model none``."""
+        return self.voice_model != "none"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -44,5 +53,9 @@ class ServeSettings:
             raise UserError(f"--workers must be at least 1, got {self.workers}")
         if self.keep_results < 1:
             raise UserError(f"--keep-results must be at least 1, got {self.keep_results}")
+        if self.voice_window_s <= 0:
+            raise UserError(f"--voice-window must be positive, got {self.voice_window_s:g}")
+        if self.voice_hop_s <= 0:
+            raise UserError(f"--voice-hop must be positive, got {self.voice_hop_s:g}")
         if self.allow_path is not None and not Path(self.allow_path).is_dir():
             raise UserError(f"{self.allow_path}: --allow-path is not an existing folder")

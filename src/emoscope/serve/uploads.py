@@ -1,5 +1,5 @@
-"""What a request may hand the service: an uploaded file (content type, magic bytes and size
-checked while it streams in) or a server path inside the allowed folder."""
+"""What a request may hand the service: an uploaded image, video or audio file (content type,
+magic bytes and size checked while it streams in) or a server path inside the allowed folder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from emoscope.data.audio import AUDIO_SUFFIXES
 from emoscope.data.images import IMAGE_SUFFIXES
 from emoscope.data.video import VIDEO_SUFFIXES
 
@@ -18,11 +19,18 @@ MEDIA_TYPES = {
     "video/x-matroska": "video", "video/x-msvideo": "video", "video/avi": "video",
     "video/x-m4v": "video", "video/mpeg": "video",
 }
+# Any ``audio/*`` type declares audio (there are many spellings: audio/wav, audio/x-wav, ...).
+AUDIO_TYPE_PREFIX = "audio/"
+# Containers that also hold sound alone (m4a, webm from a browser's recorder): declared as audio,
+# such bytes are read for their audio track.
+_AUDIO_CONTAINERS = {".mp4", ".mkv"}
 # A client that does not know the type (curl without ;type=, some browsers for .mkv) says this;
 # the magic bytes then decide alone.
 UNSPECIFIED_TYPE = "application/octet-stream"
 SNIFF_BYTES = 16
 _STILL_BRANDS = {b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis"}
+_AUDIO_BRANDS = {b"M4A ", b"M4B "}
+_KIND_PHRASE = {"image": "an image", "video": "a video", "audio": "audio"}
 
 
 class UploadError(Exception):
@@ -39,7 +47,7 @@ class Upload:
     """An accepted file on local disk; ``source`` is the name rows carry."""
 
     path: Path
-    kind: str  # image | video
+    kind: str  # image | video | audio
     source: str
     size: int
 
@@ -58,7 +66,11 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "image", ".webp"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return "video", ".avi"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "audio", ".wav"
     if head[4:8] == b"ftyp":  # ISO media; HEIF/AVIF stills share the box but not the decoder
+        if head[8:12] in _AUDIO_BRANDS:
+            return "audio", ".m4a"
         return None if head[8:12] in _STILL_BRANDS else ("video", ".mp4")
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", ".mkv"
@@ -66,7 +78,29 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "video", ".mpg"
     if head.startswith(b"BM") and len(head) >= 14:
         return "image", ".bmp"
-    return None
+    if head.startswith(b"fLaC"):
+        return "audio", ".flac"
+    if head.startswith(b"OggS"):
+        return "audio", ".ogg"
+    if head.startswith(b"ID3"):
+        return "audio", ".mp3"
+    return _sniff_mpeg_audio(head)
+
+
+def _sniff_mpeg_audio(head: bytes) -> tuple[str, str] | None:
+    """An MP3 or ADTS (AAC) frame header: the 11-bit sync, then fields that must not hold
+    their reserved values, since a sync alone would match too much binary. (A JPEG's FF D8
+    fails the sync; ``sniff`` has matched it before this anyway.)"""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return None
+    version, layer = (head[1] >> 3) & 0b11, (head[1] >> 1) & 0b11
+    if layer == 0:  # ADTS (MPEG-2/4 AAC) always writes layer 00
+        adts = head[1] & 0xF6 == 0xF0 and ((head[2] >> 2) & 0xF) < 13
+        return ("audio", ".aac") if adts else None
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 0b11
+    if version == 1 or bitrate in (0, 15) or rate == 3:
+        return None
+    return "audio", ".mp3"
 
 
 def safe_name(filename: str | None) -> str:
@@ -81,9 +115,11 @@ def check_content_type(content_type: str | None, name: str) -> str | None:
     declared = (content_type or UNSPECIFIED_TYPE).split(";")[0].strip().lower()
     if declared == UNSPECIFIED_TYPE:
         return None
+    if declared.startswith(AUDIO_TYPE_PREFIX):
+        return "audio"
     if declared not in MEDIA_TYPES:
-        raise UploadError(415, f"{name}: content type '{declared}' is not a supported image "
-                               "or video type")
+        raise UploadError(415, f"{name}: content type '{declared}' is not an image, video or "
+                               "audio file type")
     return MEDIA_TYPES[declared]
 
 
@@ -115,12 +151,14 @@ class FileSink:
     def _open(self, head: bytes) -> None:
         found = sniff(head)
         if found is None:
-            raise UploadError(415, f"{self.name}: not an image or video (unrecognised file "
-                                   "signature)")
+            raise UploadError(415, f"{self.name}: not an image, video or audio file "
+                                   "(unrecognised file signature)")
         kind, suffix = found
+        if self.declared_kind == "audio" and kind == "video" and suffix in _AUDIO_CONTAINERS:
+            kind = "audio"
         if self.declared_kind is not None and kind != self.declared_kind:
             raise UploadError(415, f"{self.name}: declared as {self.declared_kind} but the "
-                                   f"bytes are {'an' if kind == 'image' else 'a'} {kind}")
+                                   f"bytes are {_KIND_PHRASE[kind]}")
         self.kind = kind
         self.path = self.folder / f"upload{suffix}"
         self._handle = open(self.path, "wb")  # noqa: SIM115  (closed by finish/close)
@@ -244,8 +282,10 @@ def resolve_server_path(raw: str, root: str | None) -> tuple[Path, str]:
         return target, "image"
     if suffix in VIDEO_SUFFIXES:
         return target, "video"
+    if suffix in AUDIO_SUFFIXES:
+        return target, "audio"
     with open(target, "rb") as handle:
         found = sniff(handle.read(SNIFF_BYTES))
     if found is None:
-        raise UploadError(415, f"{raw}: not an image or video")
+        raise UploadError(415, f"{raw}: not an image, video or audio file")
     return target, found[0]

@@ -1,9 +1,10 @@
 // The upload page: POST the file to /analyze, then show the annotated result, the timeline
-// plot and the per-face rows the service returns.
+// plot, the per-face rows and the voice windows the service returns.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_COLUMNS = ["frame", "time_s", "track_id", "x1", "y1", "x2", "y2", "top_label"];
+const VOICE_COLUMNS = ["window", "start_s", "end_s", "rms_db", "top_label"];
 
 function show(id, visible) {
   $(id).hidden = !visible;
@@ -15,27 +16,27 @@ function fail(message) {
   $("status").textContent = "";
 }
 
-function renderRows(result) {
-  const labels = result.columns.filter((c) => c.startsWith("p_"));
-  const columns = SHOWN_COLUMNS.concat(["score"]);
+function renderTable(table, columns, labels, rows, rowClass) {
+  const shown = columns.concat(["score"]);
   const head = document.createElement("tr");
-  for (const name of columns) {
+  for (const name of shown) {
     const th = document.createElement("th");
     th.textContent = name;
     head.appendChild(th);
   }
-  $("rows").tHead.replaceChildren(head);
-  const body = $("rows").tBodies[0];
+  table.tHead.replaceChildren(head);
+  const body = table.tBodies[0];
   body.replaceChildren();
-  for (const row of result.rows.slice(0, 500)) {
+  for (const row of rows.slice(0, 500)) {
     const tr = document.createElement("tr");
-    tr.className = "face-row";
+    tr.className = rowClass;
     const score = Math.max(...labels.map((c) => row[c]));
-    for (const name of columns) {
+    for (const name of shown) {
       const td = document.createElement("td");
       const value = name === "score" ? score : row[name];
-      td.textContent = typeof value === "number" && !Number.isInteger(value)
-        ? value.toFixed(name === "time_s" ? 2 : 3) : String(value);
+      const seconds = name.endsWith("_s");
+      td.textContent = typeof value === "number" && (seconds || !Number.isInteger(value))
+        ? value.toFixed(seconds ? 2 : 3) : String(value);
       td.dataset.column = name;
       tr.appendChild(td);
     }
@@ -43,9 +44,20 @@ function renderRows(result) {
   }
 }
 
+function renderRows(result) {
+  const faceLabels = result.columns.filter((c) => c.startsWith("p_"));
+  show("rows", result.kind !== "audio");
+  renderTable($("rows"), SHOWN_COLUMNS, faceLabels, result.rows, "face-row");
+  const voiceLabels = result.voice_columns.filter((c) => c.startsWith("p_"));
+  show("voice", result.voice_rows.length > 0);
+  renderTable($("voice-rows"), VOICE_COLUMNS, voiceLabels, result.voice_rows, "voice-row");
+}
+
 function renderResult(result) {
+  const voice = result.voice_model
+    ? `, ${result.voice_rows.length} voice window(s), voice model ${result.voice_model}` : "";
   $("summary").textContent = `${result.source}: ${result.frames} frame(s), ` +
-    `${result.faces} face(s), model ${result.model}, ${result.elapsed_s.toFixed(2)} s`;
+    `${result.faces} face(s), model ${result.model}${voice}, ${result.elapsed_s.toFixed(2)} s`;
   const annotated = result.files.annotated;
   const isVideo = result.kind === "video";
   show("annotated-figure", Boolean(annotated) && !isVideo);
@@ -61,7 +73,7 @@ function renderResult(result) {
 async function analyse(event) {
   event.preventDefault();
   const file = $("file").files[0];
-  if (!file) return fail("choose an image or a video first");
+  if (!file) return fail("choose an image, a video or an audio file first");
   show("error", false);
   show("result", false);
   $("status").textContent = `analysing ${file.name} ...`;
@@ -90,7 +102,8 @@ async function analyse(event) {
 async function showModel() {
   try {
     const health = await (await fetch("/health")).json();
-    $("model").textContent = `Model: ${health.model}, detector: ${health.detector}.`;
+    const voice = health.voice_model ? `, voice model: ${health.voice_model}` : "";
+    $("model").textContent = `Model: ${health.model}, detector: ${health.detector}${voice}.`;
   } catch (err) {
     $("model").textContent = "";
   }
