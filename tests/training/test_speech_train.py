@@ -143,3 +143,53 @@ def test_a_bad_speed_spread_is_a_user_error(tmp_path):
 
     with pytest.raises(UserError, match="speed_perturb"):
         train_speech(_config(tmp_path, tmp_path, **{"data.speed_perturb": 0.7}), command="t")
+
+
+def _imbalanced_arrays(n_major: int = 90, n_minor: int = 10):
+    import numpy as np
+
+    from emoscope.data.audio import AudioFrontEnd
+    from emoscope.data.speech_arrays import SpeechArrays
+    from emoscope.labels import LabelSpace
+
+    n = n_major + n_minor
+    features = np.zeros((n, 64, 40), np.float32)
+    labels = np.array([0] * n_major + [1] * n_minor)
+    return SpeechArrays(features, np.full(n, 40), labels,
+                        LabelSpace("tones", "single_label", ("a", "b")), AudioFrontEnd())
+
+
+@pytest.mark.parametrize("sampler, minor_share", [("random", 0.10), ("class_weighted", 0.50)])
+def test_speech_sampler_setting_is_honoured(sampler, minor_share):
+    import numpy as np
+
+    from emoscope.training.speech_module import SpeechDataModule
+
+    arrays = _imbalanced_arrays()
+    data = SpeechDataModule(arrays, arrays, 20, batch_size=10, eval_batch_size=10, seed=0,
+                            sampler=sampler)
+    drawn = np.concatenate([labels.numpy() for _ in range(20)
+                            for _, labels in data.train_dataloader()])
+    assert abs(drawn.mean() - minor_share) < 0.05
+
+
+def test_speech_loss_takes_focal_gamma_and_class_weights():
+    import torch
+
+    from emoscope.training.config import LossConfig
+    from emoscope.training.train import loss_kwargs
+
+    labels = _imbalanced_arrays().labels
+    kwargs = loss_kwargs(LossConfig(name="focal", focal_gamma=2.0, class_weights=True,
+                                    label_smoothing=0.1), labels, 2)
+    assert kwargs["gamma"] == 2.0 and kwargs["label_smoothing"] == 0.1
+    assert torch.allclose(kwargs["class_weights"], torch.tensor([100 / 180, 100 / 20]))
+    assert "class_weights" not in loss_kwargs(LossConfig(), labels, 2)
+
+
+def test_an_unknown_sampler_is_a_user_error(tmp_path):
+    from emoscope.training.speech_train import train_speech
+
+    with pytest.raises(UserError, match="trainer.sampler must be one of random, class_weighted"):
+        train_speech(_config(tmp_path, tmp_path, **{"trainer.sampler": "balanced"}),
+                     command="t")

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from emoscope.data.faces import FaceArrays
+from emoscope.errors import UserError
 
 
 class FaceTensorDataset(Dataset):
@@ -41,6 +42,30 @@ def inverse_frequency(labels: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+SAMPLERS = ("random", "class_weighted")
+
+
+def check_sampler(name: str) -> None:
+    if name not in SAMPLERS:
+        raise UserError(f"trainer.sampler must be one of {', '.join(SAMPLERS)}, got '{name}'")
+
+
+def training_loader(dataset: Dataset, labels: np.ndarray, num_classes: int, batch_size: int,
+                    sampler: str = "random", seed: int = 0,
+                    drop_last: bool = True) -> DataLoader:
+    """Shuffled batches (``random``) or class-balanced draws with replacement
+    (``class_weighted``), both from a generator seeded by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    if sampler == "class_weighted":
+        weights = class_balanced_weights(labels, num_classes)
+        draws = WeightedRandomSampler(torch.as_tensor(weights), len(weights), replacement=True,
+                                      generator=generator)
+        return DataLoader(dataset, batch_size, sampler=draws, drop_last=drop_last)
+    check_sampler(sampler)
+    return DataLoader(dataset, batch_size, shuffle=True, drop_last=drop_last,
+                      generator=generator)
+
+
 class FaceDataModule(L.LightningDataModule):
     def __init__(self, train: FaceArrays, val: FaceArrays, batch_size: int, eval_batch_size: int,
                  sampler: str = "random", soft_labels: bool = False, seed: int = 0):
@@ -54,15 +79,9 @@ class FaceDataModule(L.LightningDataModule):
         self.seed = seed
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        if self.sampler == "class_weighted":
-            weights = class_balanced_weights(self.train_arrays.labels,
-                                             self.train_arrays.label_space.num_classes)
-            sampler = WeightedRandomSampler(torch.as_tensor(weights), len(weights),
-                                            replacement=True, generator=generator)
-            return DataLoader(self.train_set, self.batch_size, sampler=sampler, drop_last=True)
-        return DataLoader(self.train_set, self.batch_size, shuffle=True, drop_last=True,
-                          generator=generator)
+        return training_loader(self.train_set, self.train_arrays.labels,
+                               self.train_arrays.label_space.num_classes, self.batch_size,
+                               self.sampler, self.seed)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, self.eval_batch_size, shuffle=False)

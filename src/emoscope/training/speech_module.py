@@ -15,6 +15,7 @@ from emoscope.data.audio import AudioFrontEnd, fit_frames
 from emoscope.data.audio_augment import random_speed, speed_perturb
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.training.config import OptimConfig
+from emoscope.training.data_module import training_loader
 from emoscope.training.mixup import mix_batch
 from emoscope.training.schedules import with_schedule
 
@@ -52,16 +53,18 @@ class SpectrogramCrops(Dataset):
 class SpeechDataModule(L.LightningDataModule):
     def __init__(self, train: SpeechArrays, val: SpeechArrays, frames: int, batch_size: int,
                  eval_batch_size: int, seed: int = 0, speed_spread: float = 0.0,
-                 front: AudioFrontEnd | None = None):
+                 front: AudioFrontEnd | None = None, sampler: str = "random"):
         super().__init__()
         self.train_set = SpectrogramCrops(train, frames, True, seed, speed_spread, front)
         self.val_set = SpectrogramCrops(val, frames, False)
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
+        self.sampler = sampler
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_set, self.batch_size, shuffle=True, generator=generator,
-                          drop_last=len(self.train_set) > self.batch_size)
+        arrays = self.train_set.arrays
+        return training_loader(self.train_set, arrays.labels, arrays.label_space.num_classes,
+                               self.batch_size, self.sampler, self.seed,
+                               drop_last=len(self.train_set) > self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, self.eval_batch_size, shuffle=False)

@@ -20,6 +20,7 @@ from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing
 from emoscope.models.checkpoint import ModelCard, save_model
 from emoscope.registry import DATASETS, MODELS
+from emoscope.training.data_module import check_sampler
 from emoscope.training.losses import build_loss
 from emoscope.training.speech_config import SpeechTrainConfig
 from emoscope.training.speech_module import SpeechDataModule, SpeechModule
@@ -29,6 +30,7 @@ from emoscope.training.train import (
     build_trainer,
     fit_resumable,
     load_best_weights,
+    loss_kwargs,
     start_run,
 )
 from emoscope.utils.files import atomic_write_text
@@ -88,6 +90,7 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
     """
     if not 0.0 <= cfg.data.speed_perturb < 0.5:
         raise UserError(f"data.speed_perturb must be in [0, 0.5), got {cfg.data.speed_perturb}")
+    check_sampler(cfg.trainer.sampler)
     run_dir, last_ckpt = start_run(cfg, resume)
     train_set = load_speech_split(cfg, cfg.data.train_split)
     val_set = load_speech_split(cfg, cfg.data.val_split)
@@ -99,13 +102,14 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
     network, arch_kwargs = build_speech_network(cfg, label_space.num_classes)
     card = speech_card(cfg, arch_kwargs, label_space, command or " ".join(sys.argv),
                        train_set, val_set)
-    loss = build_loss(cfg.loss.name, label_smoothing=cfg.loss.label_smoothing)
+    loss = build_loss(cfg.loss.name, **loss_kwargs(cfg.loss, train_set.labels,
+                                                    label_space.num_classes))
     module = SpeechModule(network, loss, cfg.optim, label_space.num_classes, cfg.mixup_alpha,
                           to_dict(cfg), card.to_dict())
     frames = cfg.audio.frames(cfg.data.crop_seconds)
     data = SpeechDataModule(train_set, val_set, frames, cfg.trainer.batch_size,
                             cfg.trainer.eval_batch_size, cfg.trainer.seed,
-                            cfg.data.speed_perturb, cfg.audio)
+                            cfg.data.speed_perturb, cfg.audio, cfg.trainer.sampler)
     trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
                                         len(train_set) // cfg.trainer.batch_size,
                                         sanity_val_steps=None)

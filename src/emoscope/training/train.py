@@ -27,8 +27,8 @@ from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing, backbone_preprocessing
 from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.registry import DATASETS, MODELS
-from emoscope.training.config import TrainConfig
-from emoscope.training.data_module import FaceDataModule, inverse_frequency
+from emoscope.training.config import LossConfig, TrainConfig
+from emoscope.training.data_module import FaceDataModule, check_sampler, inverse_frequency
 from emoscope.training.freezing import freeze_early_stages
 from emoscope.training.history import merge_metrics, preserve_metrics, read_history
 from emoscope.training.losses import build_loss
@@ -93,12 +93,14 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     backbone.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
 
 
-def _loss_kwargs(cfg: TrainConfig, train: FaceArrays) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"label_smoothing": cfg.loss.label_smoothing}
-    if cfg.loss.name == "focal":
-        kwargs["gamma"] = cfg.loss.focal_gamma
-    if cfg.loss.class_weights:
-        kwargs["class_weights"] = inverse_frequency(train.labels, train.label_space.num_classes)
+def loss_kwargs(loss: LossConfig, labels: np.ndarray, num_classes: int) -> dict[str, Any]:
+    """Arguments of the single-label loss ``loss.name`` (smoothing, focal gamma, inverse
+    class-frequency weights of ``labels``)."""
+    kwargs: dict[str, Any] = {"label_smoothing": loss.label_smoothing}
+    if loss.name == "focal":
+        kwargs["gamma"] = loss.focal_gamma
+    if loss.class_weights:
+        kwargs["class_weights"] = inverse_frequency(labels, num_classes)
     return kwargs
 
 
@@ -175,6 +177,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) ->
     history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png.
     command: how the run was started, for the model card (default: this process's argv).
     """
+    check_sampler(cfg.trainer.sampler)
     run_dir, last_ckpt = start_run(cfg, resume)
 
     train_set, val_set = load_split(cfg, cfg.data.train_split), load_split(cfg, cfg.data.val_split)
@@ -190,7 +193,8 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) ->
 
     module = ClassifierModule(
         network.to(memory_format=torch.channels_last),
-        build_loss(cfg.loss.name, **_loss_kwargs(cfg, train_set)),
+        build_loss(cfg.loss.name, **loss_kwargs(cfg.loss, train_set.labels,
+                                                 train_set.label_space.num_classes)),
         cfg.optim, transform, label_space.num_classes, cfg.trainer.mixup_alpha,
         teacher, teacher_size, cfg.distill, cfg.trainer.tta_flip, to_dict(cfg),
         card=card.to_dict(),
