@@ -1,0 +1,71 @@
+"""Copy a trained speech model (single run or ensemble) into the package with measured scores.
+
+Scores come from the validation actors (8 classes and the 7-class mapping), measured here as
+``emoscope evaluate --dataset ravdess --root ROOT --split val --model NAME`` measures them, and
+replace whatever the card held; ``--extra FILE`` merges a JSON object into the card's
+``extra`` (the record of runs, the selection note).
+
+    python scripts/ship_speech_model.py runs/speech2/ens/x.safetensors --name NAME [--half]
+        [--extra notes.json] [--root ../shared/data/ravdess]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from emoscope import components  # noqa: F401  (fills the registries)
+from emoscope.evaluation.speech import evaluate_speech_arrays
+from emoscope.models.checkpoint import load_model, save_model
+from emoscope.registry import DATASETS
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "emoscope" / "weights"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--root", default="../shared/data/ravdess")
+    parser.add_argument("--half", action="store_true", help="store float16 weights")
+    parser.add_argument("--extra", type=Path, help="JSON object merged into the card's extra")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model, card = load_model(args.model)
+    scores, recall = {}, {}
+    for label_set, suffix in (("8", ""), ("7", "_7class")):
+        arrays = DATASETS.build("ravdess", root=args.root, split="val",
+                                cache_dir=".cache/datasets", front_end=card.extra["audio"],
+                                label_set=label_set)
+        actors = sorted(set(map(int, arrays.speakers)))
+        tag = f"ravdess_val_actors_{actors[0]:02d}-{actors[-1]:02d}{suffix}"
+        report = evaluate_speech_arrays(model, card, arrays)
+        scores[f"{tag}_accuracy"] = round(report["accuracy"], 4)
+        scores[f"{tag}_uar"] = round(report["uar"], 4)
+        if label_set == "8":
+            scores[f"{tag}_macro_f1"] = round(report["macro_f1"], 4)
+            scores["val_clip_accuracy"] = scores[f"{tag}_accuracy"]  # what the tests re-check
+            scores["val_clip_uar"] = scores[f"{tag}_uar"]
+            recall = {k: round(v["recall"], 3) for k, v in report["per_class"].items()}
+        print(f"{label_set} classes: accuracy {100 * report['accuracy']:.2f}%  "
+              f"UAR {100 * report['uar']:.2f}%  macro-F1 {report['macro_f1']:.3f}")
+    extra = {**card.extra, "per_class_recall_val": recall, "shipped_from": args.model,
+             "evaluation_command": f"emoscope evaluate --dataset ravdess --root {args.root} "
+                                   f"--split val --model {args.name}"}
+    if args.extra:
+        notes = json.loads(args.extra.read_text())
+        clash = sorted(set(notes) & {"audio", "speakers", "members", "crop_seconds"})
+        if clash:
+            raise SystemExit(f"{args.extra}: keys {clash} would overwrite the card's own")
+        extra.update(notes)
+    card = dataclasses.replace(card, name=args.name, scores=scores, extra=extra)
+    path = save_model(model, card, WEIGHTS / args.name, half=args.half)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
