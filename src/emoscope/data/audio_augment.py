@@ -36,10 +36,11 @@ def speed_perturb(spectrogram: np.ndarray, factor: float, front: AudioFrontEnd) 
         raise ValueError(f"speed factor must be positive, got {factor}")
     if spectrogram.shape[0] != front.n_mels:
         raise ValueError(f"expected {front.n_mels} mel bands, got {spectrogram.shape[0]}")
-    centres = hz_to_mel(mel_centres_hz(front))
+    centres_hz = mel_centres_hz(front)
+    centres = hz_to_mel(centres_hz)
     step = centres[1] - centres[0] if len(centres) > 1 else 1.0
     # output band i holds what the slower original had at frequency centre_i / factor
-    rows = (hz_to_mel(mel_centres_hz(front) / factor) - centres[0]) / step
+    rows = (hz_to_mel(centres_hz / factor) - centres[0]) / step
     warped = _interpolate_rows(spectrogram, rows)
     length = spectrogram.shape[1]
     frames = max(1, int(round(length / factor)))
@@ -47,8 +48,12 @@ def speed_perturb(spectrogram: np.ndarray, factor: float, front: AudioFrontEnd) 
     return np.ascontiguousarray(columns, dtype=np.float32)
 
 
-def random_speed(rng: np.random.Generator, spread: float) -> float:
-    """A speed factor drawn uniformly from [1 - spread, 1 + spread]."""
+def check_speed_spread(spread: float) -> None:
     if not 0.0 <= spread < 0.5:
         raise ValueError(f"speed perturbation spread must be in [0, 0.5), got {spread}")
+
+
+def random_speed(rng: np.random.Generator, spread: float) -> float:
+    """A speed factor drawn uniformly from [1 - spread, 1 + spread]."""
+    check_speed_spread(spread)
     return float(rng.uniform(1.0 - spread, 1.0 + spread))

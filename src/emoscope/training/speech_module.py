@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, MulticlassRecall
 
 from emoscope.data.audio import AudioFrontEnd, fit_frames
-from emoscope.data.audio_augment import random_speed, speed_perturb
+from emoscope.data.audio_augment import check_speed_spread, random_speed, speed_perturb
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.training.config import OptimConfig
 from emoscope.training.data_module import training_loader
@@ -31,7 +31,7 @@ class SpectrogramCrops(Dataset):
         self.rng = np.random.default_rng(seed)
         if speed_spread and front is None:
             raise ValueError("speed perturbation needs the audio front end")
-        random_speed(self.rng, speed_spread)  # validates the spread
+        check_speed_spread(speed_spread)  # no draw: crops stay those of earlier runs
         self.speed_spread, self.front = speed_spread, front
 
     def __len__(self) -> int:
