@@ -85,6 +85,17 @@ def _encode_audio(container, stream, wave: np.ndarray, rate: int) -> None:
 CREMA_CODES = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 
 
+def write_audio_only_mp4(path: Path, seconds: float = 2.0, rate: int = 16000) -> Path:
+    """AAC in an mp4 without a video stream (what a phone saves as a voice memo)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        _encode_audio(container, stream, emotion_tone(3, seconds, rate), rate)
+    return path
+
+
 def write_crema_d(root: Path, actors=(1001, 1002, 1003), sentences=("IEO", "TIE"),
                   votes: dict[str, str] | None = None, rate: int = 16000) -> Path:
     """``AudioWAV/AAAA_SSS_EEE_LL.wav`` tones (pitch = emotion index + 1) and

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from emoscope.data.audio import AudioFrontEnd
+from emoscope.data.audio import AudioFrontEnd, load_audio
 from emoscope.errors import UserError
 from emoscope.inference.av_fusion import label_map, late_fusion
 from emoscope.labels import FER2013_LABELS, RAVDESS_LABELS
 from emoscope.models.backbones import Preprocessing
 from emoscope.models.checkpoint import ModelCard, save_model
-from speech_fixtures import emotion_tone, write_av_clip
+from speech_fixtures import emotion_tone, write_audio_only_mp4, write_av_clip
 
 
 def _card(name, architecture, kwargs, frames=101):
@@ -90,6 +90,29 @@ def test_video_with_and_without_sound_and_late_fusion(tmp_path, speech_model, ti
                                face_space / face_space.sum(1, keepdims=True), atol=1e-5)
     assert not (out / "mute_voice.csv").exists() and not (out / "mute_fused.csv").exists()
     assert (out / "talk_av_timeline.png").is_file()
+
+
+def test_a_voice_memo_mp4_gets_the_voice_timeline(tmp_path, speech_model, tiny_model_path,
+                                                  one_torch_thread):
+    """An mp4 with sound and no picture is an audio file, not a video that fails to decode."""
+    from emoscope.data.audio import is_sound_only
+    from emoscope.inference.analyze import AnalyzeOptions, run_analysis
+    from emoscope.inference.writers import read_table
+
+    memo = write_audio_only_mp4(tmp_path / "memo.mp4", seconds=2.0)
+    talk = write_av_clip(tmp_path / "talk.mp4", seconds=1.0)
+    mute = write_av_clip(tmp_path / "mute.mp4", seconds=1.0, with_audio=False)
+    assert [is_sound_only(p) for p in (memo, talk, mute, tmp_path / "missing.mp4")] == [
+        True, False, False, False]
+    out = tmp_path / "out"
+    report = run_analysis([memo], AnalyzeOptions(out=str(out), model=str(tiny_model_path),
+                                                 voice_model=str(speech_model), voice_hop=0.5))
+    assert report.analysed == 1
+    voice = read_table(out / "memo_voice.csv")
+    wave, rate = load_audio(memo, 16000)  # 2 s of tone and the AAC encoder's padding
+    assert voice["start_s"].tolist()[:3] == [0.0, 0.5, 1.0] and len(voice) <= 4
+    assert voice["end_s"].iloc[-1] == pytest.approx(len(wave) / rate, abs=1e-3)
+    assert not (out / "memo.csv").exists()  # no face table: there are no frames
 
 
 def test_late_fusion_weights_face_and_voice_known_answer():

@@ -15,7 +15,7 @@ from emoscope.inference.voice import voice_columns
 from emoscope.labels import RAVDESS_LABELS
 from emoscope.serve.settings import ServeSettings
 from emoscope.serve.uploads import FileSink, sniff
-from speech_fixtures import emotion_tone, write_av_clip
+from speech_fixtures import emotion_tone, write_audio_only_mp4, write_av_clip
 
 VOICE_LABELS = list(RAVDESS_LABELS.labels)
 PROBS = [f"p_{label}" for label in VOICE_LABELS]
@@ -33,19 +33,6 @@ def write_tone(path, seconds=2.5, rate=22050, emotion=5):
 
     fmt, subtype = FORMATS[path.suffix]
     sf.write(str(path), emotion_tone(emotion, seconds, rate), rate, format=fmt, subtype=subtype)
-    return path
-
-
-def write_audio_only_mp4(path, seconds=2.0, rate=16000):
-    """AAC in an mp4 without a video stream (what a phone saves as .m4a)."""
-    import av
-
-    from speech_fixtures import _encode_audio
-
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=rate)
-        stream.layout = "mono"
-        _encode_audio(container, stream, emotion_tone(3, seconds, rate), rate)
     return path
 
 
@@ -145,6 +132,66 @@ def test_audio_only_mp4_declared_as_audio(client, tmp_path):
     body = response.json()
     assert body["kind"] == "audio" and body["rows"] == []
     check_timeline(body, path, "memo.m4a")
+
+
+def test_audio_only_mp4_without_a_content_type_is_audio(client, tmp_path):
+    """The bytes of an mp4 container say "video"; its streams say it is a voice memo."""
+    path = write_audio_only_mp4(tmp_path / "memo.mp4")
+    response = upload(client, "memo.mp4", path.read_bytes(), "application/octet-stream")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["kind"], body["frames"], body["rows"], body["warnings"]) == ("audio", 0, [], [])
+    check_timeline(body, path, "memo.mp4")
+
+
+def test_plots_stack_the_face_and_voice_timelines(client, tmp_path, astronaut_rgb):
+    from PIL import Image
+
+    from emoscope.inference.demo import camera_path
+
+    frames = camera_path(astronaut_rgb, 320, 180, 24)
+    talk = write_av_clip(tmp_path / "talk.mp4", seconds=2.0, fps=12, frames=frames)
+    video = upload(client, "talk.mp4", talk.read_bytes(), "video/mp4", "?every=4&plots=true")
+    assert video.status_code == 200, video.text
+    files = video.json()["files"]
+    assert {"timeline", "av_timeline"} <= set(files)
+    wav = write_tone(tmp_path / "speech.wav")
+    audio = upload(client, "speech.wav", wav.read_bytes(), "audio/wav", "?plots=true").json()
+    assert set(audio["files"]) == {"av_timeline"}
+    heights = []
+    for url in (files["av_timeline"], audio["files"]["av_timeline"]):
+        served = client.get(url)
+        assert served.status_code == 200 and served.headers["content-type"] == "image/png"
+        path = tmp_path / f"plot{len(heights)}.png"
+        path.write_bytes(served.content)
+        heights.append(Image.open(path).height)
+    assert heights[0] > heights[1]  # face + voice panels against the voice panel alone
+    plain = upload(client, "speech.wav", wav.read_bytes(), "audio/wav").json()
+    assert plain["files"] == {}
+
+
+def test_video_whose_sound_cannot_be_decoded_keeps_its_faces(client, engine, tmp_path,
+                                                            astronaut_rgb, monkeypatch):
+    """As ``analyze`` does: the faces come back, the voice is empty, a warning says why."""
+    from emoscope.errors import MediaError
+    from emoscope.inference.demo import camera_path
+
+    def undecodable(path):
+        raise MediaError(path, "cannot decode audio (Invalid data found)")
+
+    monkeypatch.setattr(engine.voice, "timeline", undecodable)
+    frames = camera_path(astronaut_rgb, 320, 180, 24)
+    talk = write_av_clip(tmp_path / "talk.mp4", seconds=2.0, fps=12, frames=frames)
+    response = upload(client, "talk.mp4", talk.read_bytes(), "video/mp4", "?every=4")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["faces"] >= 5 and body["voice_rows"] == []
+    assert body["warnings"] == ["talk.mp4: sound not analysed (cannot decode audio (Invalid "
+                                "data found)); faces only"]
+    wav = write_tone(tmp_path / "speech.wav")  # an audio file has nothing else: still a 422
+    refused = upload(client, "speech.wav", wav.read_bytes(), "audio/wav")
+    assert (refused.status_code, refused.json()["detail"]) == (
+        422, "speech.wav: cannot decode audio (Invalid data found)")
 
 
 def test_video_with_sound_returns_faces_and_voice(client, tmp_path, astronaut_rgb):

@@ -63,6 +63,18 @@ def has_audio_stream(path: str | Path) -> bool:
         return False
 
 
+def is_sound_only(path: str | Path) -> bool:
+    """Whether a container (mp4, mkv, webm, ...) holds audio streams and no video stream: a
+    phone's voice memo saved as .mp4 is an audio file (False when unreadable)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio) and not container.streams.video
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
 def load_audio(path: str | Path, sample_rate: int | None = 16000) -> tuple[np.ndarray, int]:
     """Mono float32 samples in [-1, 1] and their rate; resampled to ``sample_rate`` unless None.
 

@@ -20,10 +20,12 @@ from emoscope.data.audio import (
     AUDIO_SUFFIXES,
     AudioFrontEnd,
     has_audio_stream,
+    is_sound_only,
     load_audio,
     log_mel,
     sliding_windows,
 )
+from emoscope.data.video import VIDEO_SUFFIXES
 from emoscope.errors import UserError
 
 if TYPE_CHECKING:
@@ -35,8 +37,12 @@ FUSIONS = ("none", "late", "intermediate")
 
 
 def is_audio_file(path: str | Path) -> bool:
+    """An audio file by suffix, or a video container holding sound only (a voice memo .mp4)."""
     path = Path(path)
-    return path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES
+    if not path.is_file():
+        return False
+    suffix = path.suffix.lower()
+    return suffix in AUDIO_SUFFIXES or (suffix in VIDEO_SUFFIXES and is_sound_only(path))
 
 
 def voice_columns(labels: list[str]) -> list[str]:

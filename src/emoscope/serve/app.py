@@ -49,10 +49,12 @@ class AnalyzeResponse(BaseModel):
     elapsed_s: float
     columns: list[str]
     rows: list[dict[str, Any]]
-    files: dict[str, str]  # name -> URL (annotated, timeline, distribution, heatmap)
+    files: dict[str, str]  # name -> URL (annotated, timeline, distribution, heatmap,
+    #                        av_timeline: face and voice stacked)
     voice_model: str | None  # the speech model, when the voice was analysed
     voice_columns: list[str]
     voice_rows: list[dict[str, Any]]
+    warnings: list[str]  # what was left out and why (a video's sound that cannot be decoded)
 
 
 class ErrorResponse(BaseModel):
@@ -211,7 +213,7 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
                                elapsed_s=round(elapsed, 4), columns=result.columns,
                                rows=result.rows, files=urls, voice_model=result.voice_model,
                                voice_columns=result.voice_columns,
-                               voice_rows=result.voice_rows)
+                               voice_rows=result.voice_rows, warnings=result.warnings)
 
 
 async def _receive(request: Request, settings: ServeSettings, folder: Path, deadline: float):

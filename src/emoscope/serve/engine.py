@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emoscope.data.audio import has_audio_stream
+from emoscope.data.audio import has_audio_stream, is_sound_only
 from emoscope.data.video import Frame
 from emoscope.errors import MediaError
 from emoscope.inference.analyze import AnalyzeOptions, build_analyzer
@@ -69,6 +69,9 @@ class AnalysisResult:
     voice_model: str | None = None  # set when the voice was analysed (audio, video)
     voice_columns: list[str] = field(default_factory=list)
     voice_rows: list[dict[str, object]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a video's sound was unreadable
+    table: object = None  # the face and voice tables as DataFrames, for the plots
+    voice_table: object = None
 
 
 class AnalysisEngine:
@@ -126,9 +129,12 @@ class AnalysisEngine:
         from emoscope.inference.sources_run import open_frames
 
         with self.lend(deadline) as analyzer:  # decoding too: memory grows with workers only
+            if kind == "video" and self.voice is not None and is_sound_only(path):
+                kind = "audio"  # a voice memo in an mp4/webm container: no frames to look at
             if kind == "audio":
                 result = AnalysisResult(kind, 0, 0, [], [])
                 self._add_voice(result, path, source, deadline)
+                self._plot_voice(result, options, out_dir)
                 return result
             if kind == "image":
                 check_image(path, source)
@@ -142,11 +148,14 @@ class AnalysisEngine:
                                out_dir)
             if kind == "video":
                 self._add_voice(result, path, source, deadline)
+                self._plot_voice(result, options, out_dir)
             return result
 
     def _add_voice(self, result: AnalysisResult, path: Path, source: str,
                    deadline: float) -> None:
-        """The voice timeline into ``result``; a video without sound gets none (no error)."""
+        """The voice timeline into ``result``; a video without sound gets none (no error), a
+        video whose sound cannot be decoded keeps its faces and gets a warning, as ``analyze``
+        does; an audio file that cannot be decoded is a MediaError."""
         if self.voice is None:
             return
         result.voice_model = self.voice_model
@@ -159,14 +168,36 @@ class AnalysisEngine:
         try:
             table = self.voice.timeline(path)
         except MediaError as err:  # name the upload, not our copy of it
-            raise MediaError(source, err.problem.replace(str(path), source)) from None
+            problem = err.problem.replace(str(path), source)
         except (OSError, EOFError) as err:
-            raise MediaError(source, str(err).replace(str(path), source)) from None
+            problem = str(err).replace(str(path), source)
+        else:
+            problem = None
         finally:
             self._voice_lock.release()
+        if problem is not None:
+            if result.kind != "video":
+                raise MediaError(source, problem)
+            result.warnings.append(f"{source}: sound not analysed ({problem}); faces only")
+            log.warning("%s", result.warnings[-1])
+            return
         _check_deadline(deadline)
         table["source"] = source
         result.voice_rows = _records(table)
+        result.voice_table = table
+
+    def _plot_voice(self, result: AnalysisResult, options: RequestOptions,
+                    out_dir: Path | None) -> None:
+        """With ``plots``: the face and voice timelines stacked (``analyze``'s av timeline)."""
+        if not options.plots or out_dir is None or not result.voice_rows:
+            return
+        from emoscope.inference.av_plots import plot_av_timelines
+
+        with _PLOT_LOCK:
+            path = plot_av_timelines(result.table, result.voice_table, None, self.labels,
+                                     self.voice.labels, out_dir / "av_timeline.png")
+        if path is not None:
+            result.files["av_timeline"] = path
 
     def _run(self, analyzer: FrameAnalyzer, frames: Iterator[Frame], kind: str, source: str,
              options: RequestOptions, out_dir: Path | None) -> AnalysisResult:
@@ -210,7 +241,7 @@ class AnalysisEngine:
         if options.plots and out_dir is not None:
             files.update(self._plots(table, out_dir, options))
         return AnalysisResult(kind, frame_count, len(table), list(columns), _records(table),
-                              files)
+                              files, table=table)
 
     def _plots(self, table, out_dir: Path, options: RequestOptions) -> dict[str, Path]:
         from emoscope.inference.plots import plot_results

@@ -66,6 +66,10 @@ function renderResult(result) {
   if (annotated && !isVideo) $("annotated").src = annotated;
   show("timeline-figure", Boolean(result.files.timeline));
   if (result.files.timeline) $("timeline").src = result.files.timeline;
+  show("av-timeline-figure", Boolean(result.files.av_timeline));
+  if (result.files.av_timeline) $("av-timeline").src = result.files.av_timeline;
+  show("warnings", result.warnings.length > 0);
+  $("warnings").textContent = result.warnings.join("\n");
   renderRows(result);
   show("result", true);
 }
