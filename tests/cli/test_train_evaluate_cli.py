@@ -45,6 +45,26 @@ def test_evaluate_png_defaults_beside_json(monkeypatch, capsys, tmp_path, bar_or
     assert json.loads((tmp_path / "e.json").read_text())["tta_flip"] is True
 
 
+def test_evaluate_refuses_to_write_its_report_over_a_model_card(monkeypatch, capsys, tmp_path,
+                                                                 bar_oracle_path,
+                                                                 known_answer_fer):
+    """``--json`` naming the model's own card (x.json beside x.safetensors) would leave the
+    weights without a card; an old report in the same place is replaced as before."""
+    card = bar_oracle_path.with_suffix(".json")
+    before = card.read_text()
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", "--model", bar_oracle_path,
+                           "--root", known_answer_fer.root, "--json", card)
+    assert code == 2 and card.read_text() == before
+    assert err.strip() == (f"error: {card}: is a model card; --json would overwrite it "
+                           "(choose another report file)")
+    report = tmp_path / "report.json"
+    report.write_text('{"accuracy": 0.1}')
+    code, _, err = run_cli(monkeypatch, capsys, "evaluate", "--model", bar_oracle_path,
+                           "--root", known_answer_fer.root, "--json", report)
+    assert code == 0, err
+    assert json.loads(report.read_text())["accuracy"] == pytest.approx(0.8)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

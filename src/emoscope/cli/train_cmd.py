@@ -59,6 +59,24 @@ def print_metrics(title: str, metrics: dict[str, Any]) -> None:
     _console().print(table)
 
 
+def check_report_path(json_path: Path | None) -> None:
+    """Refuse a ``--json`` that is an existing model card: the report would replace the card
+    and leave its weights unloadable."""
+    if json_path is None or not json_path.is_file():
+        return
+    import json
+
+    from emoscope.models.checkpoint import CARD_FORMAT
+
+    try:
+        existing = json.loads(json_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return  # not JSON we recognise: an old report or any other file may be replaced
+    if isinstance(existing, dict) and existing.get("format") == CARD_FORMAT:
+        raise UserError(f"{json_path}: is a model card; --json would overwrite it (choose "
+                        "another report file)")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_command(
@@ -125,6 +143,7 @@ def register(app: typer.Typer) -> None:
         evaluation_metrics.txt/.json into --out (default: the model's folder)."""
         from emoscope.cli.speech_cmd import SPEECH_DATASETS, evaluate_speech_command
 
+        check_report_path(json_path)
         if dataset in SPEECH_DATASETS:
             evaluate_speech_command(model, dataset, root, split, json_path, out, batch_size,
                                     device, parse_key_values(data, "--data"), max_per_emotion,
