@@ -4,6 +4,7 @@ end, resumes, and ``emoscope evaluate --dataset ravdess`` scores the exported mo
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -193,3 +194,83 @@ def test_an_unknown_sampler_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="trainer.sampler must be one of random, class_weighted"):
         train_speech(_config(tmp_path, tmp_path, **{"trainer.sampler": "balanced"}),
                      command="t")
+
+
+def _write_teacher(path, names, probs, offsets):
+    import numpy as np
+
+    np.savez_compressed(path, sources=np.array(names), labels=np.zeros(len(names), np.int64),
+                        offsets=np.asarray(offsets), probs=np.asarray(probs, np.float16),
+                        members=np.array(["a"]), command=np.array("test"))
+    return path
+
+
+def test_teacher_targets_are_matched_by_name_and_mixed_with_the_label(tmp_path):
+    import numpy as np
+
+    from emoscope.data.audio import AudioFrontEnd
+    from emoscope.data.speech_arrays import SpeechArrays
+    from emoscope.labels import LabelSpace
+    from emoscope.training.speech_module import SpectrogramCrops
+    from emoscope.training.speech_teacher import load_teacher
+
+    features = np.random.default_rng(0).normal(size=(2, 64, 120)).astype(np.float32)
+    arrays = SpeechArrays(features, np.array([120, 120]), np.array([0, 2]),
+                          LabelSpace("tones", "single_label", ("a", "b", "c")), AudioFrontEnd(),
+                          sources=["/x/Actor_01/a.wav", "/x/Actor_02/b.wav"])
+    # stored in another order, with a clip the arrays do not have; one crop position each
+    probs = [[[0.2, 0.2, 0.6]], [[0.5, 0.25, 0.25]], [[1.0, 0.0, 0.0]]]
+    path = _write_teacher(tmp_path / "t.npz", ["b.wav", "a.wav", "other.wav"], probs,
+                          [[70], [10], [0]])
+    teacher = load_teacher(path, arrays)
+    assert teacher.offsets.tolist() == [[10], [70]]
+    crops = SpectrogramCrops(arrays, 50, train=True, teacher=teacher, teacher_weight=0.25)
+    crop, label, target = crops[0]
+    assert label == 0 and np.allclose(crop.numpy(), features[0, :, 10:60])
+    np.testing.assert_allclose(target.numpy(), [0.75 + 0.25 * 0.5, 0.0625, 0.0625], atol=1e-3)
+    crop, label, target = crops[1]
+    assert label == 2 and np.allclose(crop.numpy(), features[1, :, 70:120])
+    np.testing.assert_allclose(target.numpy(), [0.05, 0.05, 0.9], atol=1e-3)
+    assert len(SpectrogramCrops(arrays, 50, train=False, teacher=teacher)[0]) == 2  # validation
+
+    _write_teacher(tmp_path / "few.npz", ["a.wav"], probs[:1], [[0]])
+    _write_teacher(tmp_path / "two.npz", ["a.wav", "b.wav"], [[[0.5, 0.5]]] * 2, [[0], [0]])
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    for name, message in [("few.npz", "no teacher targets for 1 training clip(s), e.g. b.wav"),
+                          ("two.npz", "do not fit 3 classes"), ("missing.npz", "not found"),
+                          ("junk.npz", "not a teacher file")]:
+        with pytest.raises(UserError, match=re.escape(message)):
+            load_teacher(tmp_path / name, arrays)
+
+
+def test_a_student_learns_what_its_teacher_says(tmp_path, one_torch_thread):
+    """teacher_weight 1 with a teacher that names the next emotion: the student follows the
+    teacher, not the file-name labels, on speakers it never heard."""
+    import numpy as np
+
+    from emoscope.evaluation.speech import evaluate_speech_model
+    from emoscope.training.speech_train import load_speech_split, train_speech
+
+    tones = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3), statements=(1,))
+    cfg = _config(tmp_path, tones, **{"data.teacher_weight": 1.0, "trainer.max_epochs": 6})
+    train = load_speech_split(cfg, "train")
+    shifted = np.eye(8)[(train.labels + 1) % 8][:, None, :].repeat(2, axis=1)
+    cfg.data.teacher = str(_write_teacher(tmp_path / "t.npz",
+                                          [p.rsplit("/", 1)[-1] for p in train.sources],
+                                          shifted, np.zeros((len(train), 2), np.int64)))
+    result = train_speech(cfg, command="test")
+    report = evaluate_speech_model(str(result.model_path), "ravdess", tones, split="val",
+                                   dataset_kwargs={"num_folds": 3, "val_fold": -1})
+    confusion = np.array(report["confusion_matrix"])  # rows: true emotion
+    follows = sum(confusion[c, (c + 1) % 8] for c in range(8)) / confusion.sum()
+    assert follows >= 0.5 and report["accuracy"] <= 0.25, (follows, report["accuracy"])
+
+
+def test_teacher_settings_are_checked(tmp_path):
+    from emoscope.training.speech_train import train_speech
+
+    with pytest.raises(UserError, match="teacher_weight must be in"):
+        train_speech(_config(tmp_path, tmp_path, **{"data.teacher_weight": 1.5}), command="t")
+    with pytest.raises(UserError, match="cannot be combined"):
+        train_speech(_config(tmp_path, tmp_path, **{"data.teacher": "t.npz",
+                                                    "data.speed_perturb": 0.1}), command="t")

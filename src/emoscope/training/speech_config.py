@@ -18,6 +18,8 @@ class SpeechDataConfig:
     cache_dir: str = ".cache/datasets"
     crop_seconds: float = 3.0  # training: random crops; validation: the centred crop
     speed_perturb: float = 0.0  # training: each clip at a random speed in [1 - s, 1 + s]
+    teacher: str = ""  # export_speech_teacher.py file: distil its probabilities ("" = off)
+    teacher_weight: float = 0.5  # target = (1 - w) one-hot + w teacher probabilities
     kwargs: dict[str, Any] = field(default_factory=dict)  # label_set, num_folds, val_fold, ...
 
 

@@ -18,21 +18,32 @@ from emoscope.training.config import OptimConfig
 from emoscope.training.data_module import training_loader
 from emoscope.training.mixup import mix_batch
 from emoscope.training.schedules import with_schedule
+from emoscope.training.speech_teacher import TeacherTargets
 
 
 class SpectrogramCrops(Dataset):
     """Index -> (log-mel crop (n_mels, frames), label): random crops inside the clip when
     training, the centred crop otherwise. With ``speed_spread`` > 0 each training clip is
-    first played at a random speed in [1 - spread, 1 + spread] (needs ``front``)."""
+    first played at a random speed in [1 - spread, 1 + spread] (needs ``front``).
+
+    With ``teacher`` (training only) each crop starts at one of the teacher's crop positions,
+    drawn at random, and a third item is the target distribution
+    ``(1 - teacher_weight) * one_hot(label) + teacher_weight * teacher probabilities``."""
 
     def __init__(self, arrays: SpeechArrays, frames: int, train: bool, seed: int = 0,
-                 speed_spread: float = 0.0, front: AudioFrontEnd | None = None):
+                 speed_spread: float = 0.0, front: AudioFrontEnd | None = None,
+                 teacher: TeacherTargets | None = None, teacher_weight: float = 0.5):
         self.arrays, self.frames, self.train = arrays, frames, train
         self.rng = np.random.default_rng(seed)
         if speed_spread and front is None:
             raise ValueError("speed perturbation needs the audio front end")
+        if speed_spread and teacher is not None:
+            raise ValueError("teacher targets were computed at normal speed: use speed "
+                             "perturbation or a teacher, not both")
         check_speed_spread(speed_spread)  # no draw: crops stay those of earlier runs
         self.speed_spread, self.front = speed_spread, front
+        self.teacher = teacher if train else None
+        self.teacher_weight = teacher_weight
 
     def __len__(self) -> int:
         return len(self.arrays)
@@ -44,18 +55,31 @@ class SpectrogramCrops(Dataset):
             spec = speed_perturb(spec, random_speed(self.rng, self.speed_spread), self.front)
             length = spec.shape[1]
         offset = None
+        if self.teacher is not None:
+            return self._distilled(index, spec)
         if self.train and length > self.frames:
             offset = int(self.rng.integers(0, length - self.frames + 1))
         crop = fit_frames(spec, self.frames, offset)
         return torch.from_numpy(np.ascontiguousarray(crop)), int(self.arrays.labels[index])
 
+    def _distilled(self, index: int, spec: np.ndarray):
+        position = int(self.rng.integers(0, self.teacher.offsets.shape[1]))
+        crop = fit_frames(spec, self.frames, int(self.teacher.offsets[index, position]))
+        label = int(self.arrays.labels[index])
+        target = self.teacher_weight * self.teacher.probs[index, position]
+        target[label] += 1.0 - self.teacher_weight
+        return (torch.from_numpy(np.ascontiguousarray(crop)), label,
+                torch.from_numpy(target.astype(np.float32)))
+
 
 class SpeechDataModule(L.LightningDataModule):
     def __init__(self, train: SpeechArrays, val: SpeechArrays, frames: int, batch_size: int,
                  eval_batch_size: int, seed: int = 0, speed_spread: float = 0.0,
-                 front: AudioFrontEnd | None = None, sampler: str = "random"):
+                 front: AudioFrontEnd | None = None, sampler: str = "random",
+                 teacher: TeacherTargets | None = None, teacher_weight: float = 0.5):
         super().__init__()
-        self.train_set = SpectrogramCrops(train, frames, True, seed, speed_spread, front)
+        self.train_set = SpectrogramCrops(train, frames, True, seed, speed_spread, front,
+                                          teacher, teacher_weight)
         self.val_set = SpectrogramCrops(val, frames, False)
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
         self.sampler = sampler
@@ -91,10 +115,10 @@ class SpeechModule(L.LightningModule):
         return self.network(spectrograms)["logits"]
 
     def training_step(self, batch, batch_idx):
-        spectrograms, labels = batch
-        targets: torch.Tensor = labels
+        spectrograms, labels, *soft = batch  # soft: distillation targets, when a teacher
+        targets: torch.Tensor = soft[0] if soft else labels
         if self.mixup_alpha > 0:
-            (spectrograms,), targets = mix_batch((spectrograms,), labels, self.num_classes,
+            (spectrograms,), targets = mix_batch((spectrograms,), targets, self.num_classes,
                                                  self.mixup_alpha, self._mix_rng)
         logits = self(spectrograms)
         loss = self.loss(logits, targets)

@@ -24,6 +24,7 @@ from emoscope.training.data_module import check_sampler
 from emoscope.training.losses import build_loss
 from emoscope.training.speech_config import SpeechTrainConfig
 from emoscope.training.speech_module import SpeechDataModule, SpeechModule
+from emoscope.training.speech_teacher import load_teacher
 from emoscope.training.train import (
     TrainResult,
     best_epoch_scores,
@@ -91,6 +92,11 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
     if not 0.0 <= cfg.data.speed_perturb < 0.5:
         raise UserError(f"data.speed_perturb must be in [0, 0.5), got {cfg.data.speed_perturb}")
     check_sampler(cfg.trainer.sampler)
+    if not 0.0 <= cfg.data.teacher_weight <= 1.0:
+        raise UserError(f"data.teacher_weight must be in [0, 1], got {cfg.data.teacher_weight}")
+    if cfg.data.teacher and cfg.data.speed_perturb:
+        raise UserError("data.teacher and data.speed_perturb cannot be combined (the teacher "
+                        "scored the clips at normal speed)")
     run_dir, last_ckpt = start_run(cfg, resume)
     train_set = load_speech_split(cfg, cfg.data.train_split)
     val_set = load_speech_split(cfg, cfg.data.val_split)
@@ -107,9 +113,11 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
     module = SpeechModule(network, loss, cfg.optim, label_space.num_classes, cfg.mixup_alpha,
                           to_dict(cfg), card.to_dict())
     frames = cfg.audio.frames(cfg.data.crop_seconds)
+    teacher = load_teacher(cfg.data.teacher, train_set) if cfg.data.teacher else None
     data = SpeechDataModule(train_set, val_set, frames, cfg.trainer.batch_size,
                             cfg.trainer.eval_batch_size, cfg.trainer.seed,
-                            cfg.data.speed_perturb, cfg.audio, cfg.trainer.sampler)
+                            cfg.data.speed_perturb, cfg.audio, cfg.trainer.sampler,
+                            teacher, cfg.data.teacher_weight)
     trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
                                         len(train_set) // cfg.trainer.batch_size,
                                         sanity_val_steps=None)
