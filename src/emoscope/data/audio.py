@@ -49,30 +49,30 @@ class AudioFrontEnd:
         return int(round(seconds * self.sample_rate)) // self.hop_length + 1
 
 
+def _stream_kinds(path: Path) -> tuple[bool, bool]:
+    """(has audio, has video) of a container; (False, False) when unreadable."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio), bool(container.streams.video)
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False, False
+
+
 def has_audio_stream(path: str | Path) -> bool:
     """Whether a media file carries at least one audio stream (False when unreadable)."""
     path = Path(path)
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         return path.is_file() and path.stat().st_size > 0
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            return bool(container.streams.audio)
-    except (av.error.FFmpegError, OSError, ValueError):
-        return False
+    return _stream_kinds(path)[0]
 
 
 def is_sound_only(path: str | Path) -> bool:
     """Whether a container (mp4, mkv, webm, ...) holds audio streams and no video stream: a
     phone's voice memo saved as .mp4 is an audio file (False when unreadable)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            return bool(container.streams.audio) and not container.streams.video
-    except (av.error.FFmpegError, OSError, ValueError):
-        return False
+    audio, video = _stream_kinds(Path(path))
+    return audio and not video
 
 
 def load_audio(path: str | Path, sample_rate: int | None = 16000) -> tuple[np.ndarray, int]:
