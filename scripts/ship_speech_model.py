@@ -5,7 +5,7 @@ Scores come from the validation actors (8 classes and the 7-class mapping), meas
 replace whatever the card held; ``--extra FILE`` merges a JSON object into the card's
 ``extra`` (the record of runs, the selection note).
 
-    python scripts/ship_speech_model.py runs/speech2/ens/x.safetensors --name NAME [--half]
+    python scripts/ship_speech_model.py runs/speech2/ens/x.safetensors --name NAME [--precision int8]
         [--extra notes.json] [--root ../shared/data/ravdess]
 """
 
@@ -21,6 +21,7 @@ import torch
 from emoscope import components  # noqa: F401  (fills the registries)
 from emoscope.evaluation.speech import evaluate_speech_arrays
 from emoscope.models.checkpoint import load_model, save_model
+from emoscope.models.weight_storage import PRECISIONS
 from emoscope.registry import DATASETS
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "emoscope" / "weights"
@@ -31,7 +32,8 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("--name", required=True)
     parser.add_argument("--root", default="../shared/data/ravdess")
-    parser.add_argument("--half", action="store_true", help="store float16 weights")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="how the weights are stored")
     parser.add_argument("--extra", type=Path, help="JSON object merged into the card's extra")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -63,7 +65,7 @@ def main() -> None:
             raise SystemExit(f"{args.extra}: keys {clash} would overwrite the card's own")
         extra.update(notes)
     card = dataclasses.replace(card, name=args.name, scores=scores, extra=extra)
-    path = save_model(model, card, WEIGHTS / args.name, half=args.half)
+    path = save_model(model, card, WEIGHTS / args.name, precision=args.precision)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -32,7 +32,7 @@ def _save_speech(tmp_path, seed: int, front_end: AudioFrontEnd | None = None):
 def test_speech_ensemble_averages_and_stores_half(tmp_path, one_torch_thread):
     paths, models = zip(*(_save_speech(tmp_path, seed) for seed in (1, 2)), strict=True)
     full = save_ensemble(list(paths), tmp_path / "full")
-    half = save_ensemble(list(paths), tmp_path / "half", half=True)
+    half = save_ensemble(list(paths), tmp_path / "half", precision="float16")
     stored = load_file(str(half))
     assert all(t.dtype == torch.float16 for k, t in stored.items() if "num_batches" not in k)
     payload = sum(t.numel() * t.element_size() for t in stored.values())

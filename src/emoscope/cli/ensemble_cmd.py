@@ -21,13 +21,17 @@ def register(app: typer.Typer) -> None:
             Path("ensemble.safetensors")),
         name: Annotated[str | None, typer.Option(
             "--name", help="Name in the card (default: the file's name).")] = None,
+        precision: Annotated[str, typer.Option(
+            "--precision", help="How the weights are stored: float32, float16 (half the size) "
+            "or int8 (convolution and linear weights in a quarter).")] = "float32",
         half: Annotated[bool, typer.Option(
-            "--half", help="Store the weights as float16 (half the size).")] = False,
+            "--half", help="Shorthand for --precision float16.")] = False,
     ) -> None:
         """Average the probabilities (and valence/arousal, action units) of several models;
         the result loads wherever a model does (analyze, webcam, evaluate)."""
         from emoscope.models.ensemble import save_ensemble
 
         path = save_ensemble(members, out, name,
-                             command=shlex.join(["emoscope", *sys.argv[1:]]), half=half)
+                             command=shlex.join(["emoscope", *sys.argv[1:]]),
+                             precision="float16" if half else precision)
         typer.echo(f"ensemble of {len(members)}: {path} ({path.with_suffix('.json')})")

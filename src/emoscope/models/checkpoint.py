@@ -17,6 +17,7 @@ from torch import nn
 from emoscope.errors import UserError
 from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing
+from emoscope.models.weight_storage import STORED_DTYPE, compress, expand
 from emoscope.registry import MODELS
 from emoscope.utils.files import atomic_path, atomic_write_text
 
@@ -89,17 +90,20 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
-def save_model(model: nn.Module, card: ModelCard, path: str | Path, half: bool = False) -> Path:
+def save_model(model: nn.Module, card: ModelCard, path: str | Path,
+               precision: str = "float32") -> Path:
     """Write ``<path>.safetensors`` and ``<path>.json`` atomically; returns the weights path.
 
-    ``half`` stores floating-point tensors as float16 (half the file size); loading casts them
-    back into the float32 parameters.
+    ``precision`` ``float16`` halves the file, ``int8`` quarters its convolution and linear
+    weights (see ``weight_storage``); loading expands them back into float32 parameters.
     """
     weights, card_path = _paths(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if half:
-        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-        card = dataclasses.replace(card, extra={**card.extra, "stored_dtype": "float16"})
+    tensors = compress(tensors, precision)
+    extra = {k: v for k, v in card.extra.items() if k != "stored_dtype"}
+    if precision in STORED_DTYPE:
+        extra["stored_dtype"] = STORED_DTYPE[precision]
+    card = dataclasses.replace(card, extra=extra)
     with atomic_path(weights) as tmp:
         save_file(tensors, str(tmp), metadata={"format": CARD_FORMAT, "name": card.name})
     atomic_write_text(card_path, json.dumps(card.to_dict(), indent=2) + "\n")
@@ -161,7 +165,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     except (SafetensorError, OSError, ValueError) as err:
         raise UserError(f"{weights}: not a readable safetensors file ({err})") from None
     model = build_from_card(card)
-    _load_strict(model, state, weights, card.architecture)
+    _load_strict(model, expand(state, weights), weights, card.architecture)
     return model.to(device).eval(), card
 
 

@@ -108,10 +108,10 @@ def build_ensemble(paths: Sequence[str | Path], name: str = "ensemble",
 
 
 def save_ensemble(paths: Sequence[str | Path], out: str | Path, name: str | None = None,
-                  command: str = "", half: bool = False) -> Path:
-    """Build an ensemble from ``paths`` and write it as ``out`` (.safetensors + .json);
-    ``half`` stores the weights as float16."""
+                  command: str = "", precision: str = "float32") -> Path:
+    """Build an ensemble from ``paths`` and write it as ``out`` (.safetensors + .json) with its
+    weights stored in ``precision`` (``float32``, ``float16`` or ``int8``)."""
     out = Path(out)
     model, card = build_ensemble(paths, name or out.with_suffix("").name)
     card.command = command
-    return save_model(model, card, out, half=half)
+    return save_model(model, card, out, precision=precision)
