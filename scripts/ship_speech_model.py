@@ -1,12 +1,12 @@
 """Copy a trained speech model (single run or ensemble) into the package with measured scores.
 
-Scores come from the validation actors (8 classes and the 7-class mapping), measured here as
-``emoscope evaluate --dataset ravdess --root ROOT --split val --model NAME`` measures them, and
+Scores come from the weights as ``--precision`` stores them, on the validation actors (8
+classes and the 7-class mapping), measured here as ``emoscope evaluate --dataset ravdess --root ROOT --split val --model NAME`` measures them, and
 replace whatever the card held; ``--extra FILE`` merges a JSON object into the card's
 ``extra`` (the record of runs, the selection note).
 
-    python scripts/ship_speech_model.py runs/speech2/ens/x.safetensors --name NAME [--precision int8]
-        [--extra notes.json] [--root ../shared/data/ravdess]
+    python scripts/ship_speech_model.py runs/speech2/ens/x.safetensors --name NAME
+        [--precision int8] [--extra notes.json] [--root ../shared/data/ravdess]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from emoscope import components  # noqa: F401  (fills the registries)
 from emoscope.evaluation.speech import evaluate_speech_arrays
 from emoscope.models.checkpoint import load_model, save_model
-from emoscope.models.weight_storage import PRECISIONS
+from emoscope.models.weight_storage import PRECISIONS, compress, expand
 from emoscope.registry import DATASETS
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "emoscope" / "weights"
@@ -38,6 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, card = load_model(args.model)
+    # score the weights as they will be stored, not as they were trained
+    model.load_state_dict(expand(compress(model.state_dict(), args.precision), args.model))
     scores, recall = {}, {}
     for label_set, suffix in (("8", ""), ("7", "_7class")):
         arrays = DATASETS.build("ravdess", root=args.root, split="val",
