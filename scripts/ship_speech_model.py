@@ -1,9 +1,10 @@
 """Copy a trained speech model (single run or ensemble) into the package with measured scores.
 
 Scores come from the weights as ``--precision`` stores them, on the validation actors (8
-classes and the 7-class mapping), measured here as ``emoscope evaluate --dataset ravdess
---root ROOT --split val --model NAME`` measures them, and replace whatever the card held; ``--extra FILE`` merges a JSON object into the card's
-``extra`` (the record of runs, the selection note).
+classes and the 7-class mapping), measured as ``emoscope evaluate --dataset ravdess --root
+ROOT --split val --model NAME`` measures them; they replace whatever the card held.
+``--extra FILE`` merges a JSON object into the card's ``extra`` (the record of runs, the
+selection note).
 
     python scripts/ship_speech_model.py runs/speech2/ens/x.safetensors --name NAME
         [--precision int8] [--extra notes.json] [--root ../shared/data/ravdess]
