@@ -84,6 +84,7 @@ def test_evaluate_cli_scores_every_clip_under_the_root(trained, one_torch_thread
             str(result.model_path.with_suffix(".json")), "--json", str(out / "r.json")]
     run = CliRunner().invoke(app, args)
     assert run.exit_code == 0, run.output
+    assert "15 clips," in run.output and "faces" not in run.output
     report = json.loads((out / "r.json").read_text())
     assert report["n"] == 15 and report["speakers"] == [3] and report["split"] == "all"
     assert 0.8 <= report["accuracy"] <= 1 and 0.7 <= report["uar"] <= 1

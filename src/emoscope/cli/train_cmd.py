@@ -43,8 +43,10 @@ def print_report(report: dict[str, Any]) -> None:
         matrix.add_row(label, *(str(v) for v in row))
     console.print(matrix)
     flip = " with flip TTA" if report.get("tta_flip") else ""
+    unit = "clips" if "clips_per_second" in report else "faces"
+    speed = report.get(f"{unit}_per_second", 0)
     console.print(f"accuracy {report['accuracy']:.2%}{flip}, macro-F1 {report['macro_f1']:.4f}, "
-                  f"{report['n']} faces, {report.get('faces_per_second', 0):.0f} faces/s")
+                  f"{report['n']} {unit}, {speed:.0f} {unit}/s")
 
 
 def print_metrics(title: str, metrics: dict[str, Any]) -> None:
