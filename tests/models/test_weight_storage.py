@@ -113,3 +113,7 @@ def test_ensemble_command_stores_int8(tmp_path, monkeypatch, capsys):
                            "--precision", "int4")
     assert code == 2 and "unknown weight precision 'int4'" in err
     assert not (tmp_path / "bad.safetensors").exists()
+    code, _, err = run_cli(monkeypatch, capsys, "ensemble", *paths, "-o", tmp_path / "both",
+                           "--half", "--precision", "int8")
+    assert code == 2 and "contradicts --precision int8" in err
+    assert not (tmp_path / "both.safetensors").exists()

@@ -29,8 +29,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Average the probabilities (and valence/arousal, action units) of several models;
         the result loads wherever a model does (analyze, webcam, evaluate)."""
+        from emoscope.errors import UserError
         from emoscope.models.ensemble import save_ensemble
 
+        if half and precision not in ("float32", "float16"):
+            raise UserError(f"--half means --precision float16; it contradicts --precision {precision}")
         path = save_ensemble(members, out, name,
                              command=shlex.join(["emoscope", *sys.argv[1:]]),
                              precision="float16" if half else precision)
