@@ -14,7 +14,7 @@ from emoscope.models.multitask import OUTPUTS, MultiTaskFaceModel
 KWARGS = {"backbone": "tiny_cnn_test", "num_heads": 4, "hidden_dim": 16}
 
 
-def save_multitask(folder: Path, seed: int, name: str = "mt"):
+def save_multitask(folder: Path, seed: int, name: str = "mt", size: int = 32):
     """(weights path, model) of a random tiny multi-task model."""
     torch.manual_seed(seed)
     model = MultiTaskFaceModel(**KWARGS).eval()
@@ -22,7 +22,7 @@ def save_multitask(folder: Path, seed: int, name: str = "mt"):
         model.fusion.norm.running_mean.normal_()
     card = ModelCard(name=f"{name}{seed}", architecture="multitask_face",
                      architecture_kwargs=KWARGS, label_space=AFFWILD2_EXPRESSIONS,
-                     preprocessing=Preprocessing((3, 32, 32), (0.5,) * 3, (0.5,) * 3),
+                     preprocessing=Preprocessing((3, size, size), (0.5,) * 3, (0.5,) * 3),
                      outputs=list(OUTPUTS),
                      extra={"au_labels": list(AFFWILD2_ACTION_UNITS.labels)})
     return save_model(model, card, folder / f"{name}{seed}"), model

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from emoscope.errors import UserError
 from emoscope.models.checkpoint import load_model
@@ -65,3 +66,19 @@ def test_members_must_share_labels(tmp_path, tiny_model_path):
         build_ensemble([path, tiny_model_path])
     with pytest.raises(UserError, match="at least one member"):
         build_ensemble([])
+
+
+def test_members_of_different_input_sizes_see_their_own_size(tmp_path, one_torch_thread):
+    (small, small_model), (large, large_model) = (
+        save_multitask(tmp_path, 8, name="s", size=24), save_multitask(tmp_path, 9, size=32))
+    ensemble, card = build_ensemble([small, large])
+    assert card.preprocessing.input_size == (3, 32, 32)  # the largest member's
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        shrunk = F.interpolate(x, size=(24, 24), mode="bicubic", antialias=True)
+        probs = (small_model(shrunk)["logits"].softmax(1)
+                 + large_model(x)["logits"].softmax(1)) / 2
+        torch.testing.assert_close(ensemble.average(x)["probabilities"], probs,
+                                   rtol=0, atol=1e-7)
+    path = save_ensemble([small, large], tmp_path / "mixed.safetensors")
+    assert load_model(path)[1].preprocessing.input_size == (3, 32, 32)

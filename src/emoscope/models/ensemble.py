@@ -1,6 +1,7 @@
 """Ensembles of face or speech models that share a label space and preprocessing: the members' class
 probabilities (softmax, or sigmoid for multi-label spaces), valence/arousal and action-unit
-probabilities are averaged.
+probabilities are averaged. Image members may differ in input size: the ensemble takes the
+largest, and each smaller member sees the images resized to its own size (bicubic, antialiased).
 
 An ensemble is an ordinary model file: its card names the ``ensemble`` architecture with the
 members' cards as arguments, and its safetensors hold every member's weights. So anything that
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from emoscope.errors import UserError
@@ -37,6 +39,9 @@ class EnsembleModel(nn.Module):
         cards = [ModelCard.from_dict(m, f"ensemble member {i}") for i, m in enumerate(members)]
         self.multi_label = cards[0].label_space.kind == "multi_label"
         self.members = nn.ModuleList(build_from_card(card) for card in cards)
+        # Spectrogram members take any length (1 s timeline windows): never resized.
+        self.member_sizes = [None if card.extra.get("audio") is not None
+                             else tuple(card.preprocessing.input_size[1:]) for card in cards]
 
     def _expression_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
@@ -45,8 +50,8 @@ class EnsembleModel(nn.Module):
         """Mean over members: ``probabilities``, and ``valence_arousal`` /
         ``action_unit_probabilities`` when the members have those heads."""
         sums: dict[str, torch.Tensor] = {}
-        for member in self.members:
-            out = member(images)
+        for member, size in zip(self.members, self.member_sizes, strict=True):
+            out = member(_resized(images, size))
             out = out if isinstance(out, dict) else {"logits": out}
             values = {"probabilities": self._expression_probabilities(out["logits"].float())}
             if "valence_arousal" in out:
@@ -69,9 +74,23 @@ class EnsembleModel(nn.Module):
         return out
 
 
+def _resized(images: torch.Tensor, size: tuple[int, ...] | None) -> torch.Tensor:
+    if size is None or images.ndim != 4 or tuple(images.shape[-2:]) == size:
+        return images
+    return F.interpolate(images, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def _preprocessing_but_size(card: ModelCard) -> dict[str, Any]:
+    """The preprocessing that must match; an image model's height and width may differ."""
+    prep = card.preprocessing.to_dict()
+    if card.extra.get("audio") is None:
+        prep["input_size"] = prep["input_size"][:1]
+    return prep
+
+
 def _compatible(first: ModelCard, other: ModelCard, source: str) -> None:
     checks = (("label space", first.label_space, other.label_space),
-              ("preprocessing", first.preprocessing, other.preprocessing),
+              ("preprocessing", _preprocessing_but_size(first), _preprocessing_but_size(other)),
               ("grayscale rule", first.grayscale, other.grayscale),
               ("outputs", list(first.outputs), list(other.outputs)),
               ("action units", first.extra.get("au_labels"), other.extra.get("au_labels")),
@@ -95,12 +114,14 @@ def build_ensemble(paths: Sequence[str | Path], name: str = "ensemble",
     model = EnsembleModel(member_cards)
     for slot, (network, _) in zip(model.members, loaded, strict=True):
         slot.load_state_dict(network.state_dict())
+    largest = max((card for _, card in loaded),
+                  key=lambda card: card.preprocessing.input_size[1] * card.preprocessing.input_size[2])
     extra = {key: value for key, value in first.extra.items() if key != "members"}
     extra["members"] = [{"name": card.name, "path": str(path), "scores": card.scores}
                         for (_, card), path in zip(loaded, paths, strict=True)]
     card = ModelCard(
         name=name, architecture="ensemble", architecture_kwargs={"members": member_cards},
-        label_space=first.label_space, preprocessing=first.preprocessing,
+        label_space=first.label_space, preprocessing=largest.preprocessing,
         grayscale=first.grayscale, outputs=list(first.outputs), task=first.task,
         data=f"ensemble of {len(loaded)}: " + "; ".join(c.data for _, c in loaded if c.data),
         recipe=json.dumps({"members": [str(p) for p in paths]}), extra=extra)
