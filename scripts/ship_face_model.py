@@ -3,6 +3,10 @@ that records the data, the recipe, the exact command and the scores measured her
 
     python scripts/ship_face_model.py runs/ship/fer2013-lite0 --name fer2013-lite0 \
         --data-root ../shared/data/fer2013
+    python scripts/ship_face_model.py runs/ens/pair.json --name fer2013-lite0x2 --precision float16
+
+The source is a training run's folder (model + config.yaml) or a model file such as an
+``emoscope ensemble`` output, whose card already holds its recipe and command.
 """
 
 from __future__ import annotations
@@ -48,29 +52,33 @@ def training_commands(own: str, cfg: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("source", type=Path, help="a run folder or a model file (.json)")
     parser.add_argument("--name", default="fer2013-lite0")
     parser.add_argument("--data-root", default="../shared/data/fer2013")
+    parser.add_argument("--precision", default="float32", help="float32, float16 or int8")
     args = parser.parse_args()
 
-    model, card = load_model(args.run_dir / "model")
-    cfg = yaml.safe_load((args.run_dir / "config.yaml").read_text())
-    plain = evaluate_model(args.run_dir / "model.json", "fer2013", args.data_root, "test")
-    flip = evaluate_model(args.run_dir / "model.json", "fer2013", args.data_root, "test",
-                          tta_flip=True)
+    run = args.source if args.source.is_dir() else None
+    model_file = run / "model.json" if run else args.source.with_suffix(".json")
+    model, card = load_model(model_file)
+    plain = evaluate_model(model_file, "fer2013", args.data_root, "test")
+    flip = evaluate_model(model_file, "fer2013", args.data_root, "test", tta_flip=True)
     size = card.preprocessing.input_size[-1]
     card.name = args.name
     card.data = ("FER2013 Training split (28,709 images, Kaggle folder layout); model selected "
                  "on PublicTest (3,589 images). PrivateTest was never seen.")
-    card.recipe = yaml.safe_dump(cfg, sort_keys=False)
-    card.command = training_commands(card.command, cfg)
     card.scores = {
         "fer2013_publictest_accuracy": round(plain["accuracy"], 4),
         "fer2013_publictest_accuracy_flip_tta": round(flip["accuracy"], 4),
         "fer2013_publictest_macro_f1": round(plain["macro_f1"], 4),
-        "epochs_trained": int(json.loads((args.run_dir / "final_metrics.json").read_text())
-                              ["best"].get("best_epoch", -1)) + 1,
     }
+    if run:
+        cfg = yaml.safe_load((run / "config.yaml").read_text())
+        card.recipe = yaml.safe_dump(cfg, sort_keys=False)
+        card.command = training_commands(card.command, cfg)
+        card.scores["epochs_trained"] = int(json.loads(
+            (run / "final_metrics.json").read_text())["best"].get("best_epoch", -1)) + 1
+    members = card.extra.get("members")
     threads = torch.get_num_threads()
     card.extra = {
         # FER2013 faces are 48x48: the predictor first shrinks crops to this size so that
@@ -84,7 +92,9 @@ def main() -> None:
         },
         "measured_with": "python " + " ".join(shlex.quote(a) for a in sys.argv),
     }
-    save_model(model, card, WEIGHTS_DIR / args.name)
+    if members:
+        card.extra["members"] = members
+    save_model(model, card, WEIGHTS_DIR / args.name, precision=args.precision)
     print(json.dumps(card.scores | card.extra["speed_faces_per_s"], indent=2))
 
 
