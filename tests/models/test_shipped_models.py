@@ -21,6 +21,7 @@ def test_each_shipped_model_is_under_25_mb_with_a_card_and_scores(name):
     assert card.command
     with safe_open(str(weights), "pt") as handle:
         assert handle.metadata()["format"] == "emoscope-model/1"
+        assert handle.metadata()["name"] == name
 
 
 def test_every_default_is_shipped():
