@@ -23,7 +23,8 @@ import torch
 import yaml
 
 from emoscope.evaluation.evaluate import evaluate_model
-from emoscope.models.checkpoint import load_model, save_model
+from emoscope.models.checkpoint import ModelCard, load_model, read_card, save_model
+from emoscope.models.weight_storage import PRECISIONS, compress, expand
 from emoscope.models.zoo import WEIGHTS_DIR
 
 
@@ -40,14 +41,15 @@ def faces_per_second(model: torch.nn.Module, size: int, batch: int, seconds: flo
     return count / (time.perf_counter() - start)
 
 
-def training_commands(own: str, cfg: dict) -> str:
-    """The run's own command, preceded by those of the model it started from (init_from)."""
+def starting_card(cfg: dict) -> ModelCard | None:
+    """The card of the model the run started from (``model.init_from``), if any."""
     start = cfg.get("model", {}).get("init_from")
-    if not start:
-        return own
-    from emoscope.models.checkpoint import read_card
+    return read_card(start) if start else None
 
-    return f"{read_card(start).command} && {own}"
+
+def training_commands(own: str, start: ModelCard | None) -> str:
+    """The run's own command, preceded by those of the model it started from."""
+    return f"{start.command} && {own}" if start else own
 
 
 def main() -> None:
@@ -55,14 +57,17 @@ def main() -> None:
     parser.add_argument("source", type=Path, help="a run folder or a model file (.json)")
     parser.add_argument("--name", default="fer2013-lite0")
     parser.add_argument("--data-root", default="../shared/data/fer2013")
-    parser.add_argument("--precision", default="float32", help="float32, float16 or int8")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="how the weights are stored")
     args = parser.parse_args()
 
     run = args.source if args.source.is_dir() else None
     model_file = run / "model.json" if run else args.source.with_suffix(".json")
     model, card = load_model(model_file)
-    plain = evaluate_model(model_file, "fer2013", args.data_root, "test")
-    flip = evaluate_model(model_file, "fer2013", args.data_root, "test", tta_flip=True)
+    # score the weights as they will be stored, not as they were trained
+    model.load_state_dict(expand(compress(model.state_dict(), args.precision), model_file))
+    plain = evaluate_model((model, card), "fer2013", args.data_root, "test")
+    flip = evaluate_model((model, card), "fer2013", args.data_root, "test", tta_flip=True)
     size = card.preprocessing.input_size[-1]
     card.name = args.name
     card.data = ("FER2013 Training split (28,709 images, Kaggle folder layout); model selected "
@@ -74,9 +79,12 @@ def main() -> None:
     }
     if run:
         cfg = yaml.safe_load((run / "config.yaml").read_text())
+        start = starting_card(cfg)
         card.recipe = yaml.safe_dump(cfg, sort_keys=False)
-        card.command = training_commands(card.command, cfg)
-        card.scores["epochs_trained"] = int(json.loads(
+        card.command = training_commands(card.command, start)
+        # counted over every stage, like the command: the starting model's epochs come first
+        earlier = int(start.scores.get("epochs_trained", 0)) if start else 0
+        card.scores["epochs_trained"] = earlier + int(json.loads(
             (run / "final_metrics.json").read_text())["best"].get("best_epoch", -1)) + 1
     members = card.extra.get("members")
     threads = torch.get_num_threads()

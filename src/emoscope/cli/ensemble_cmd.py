@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         from emoscope.models.ensemble import save_ensemble
 
         if half and precision not in ("float32", "float16"):
-            raise UserError(f"--half means --precision float16; it contradicts --precision {precision}")
+            raise UserError(
+                f"--half means --precision float16; it contradicts --precision {precision}")
         path = save_ensemble(members, out, name,
                              command=shlex.join(["emoscope", *sys.argv[1:]]),
                              precision="float16" if half else precision)

@@ -13,6 +13,7 @@ logit of the mean), so consumers need not know they hold an ensemble.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,7 @@ class EnsembleModel(nn.Module):
         cards = [ModelCard.from_dict(m, f"ensemble member {i}") for i, m in enumerate(members)]
         self.multi_label = cards[0].label_space.kind == "multi_label"
         self.members = nn.ModuleList(build_from_card(card) for card in cards)
-        # Spectrogram members take any length (1 s timeline windows): never resized.
-        self.member_sizes = [None if card.extra.get("audio") is not None
-                             else tuple(card.preprocessing.input_size[1:]) for card in cards]
+        self.member_sizes = [_image_size(card) for card in cards]
 
     def _expression_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
@@ -50,8 +49,11 @@ class EnsembleModel(nn.Module):
         """Mean over members: ``probabilities``, and ``valence_arousal`` /
         ``action_unit_probabilities`` when the members have those heads."""
         sums: dict[str, torch.Tensor] = {}
+        views: dict[tuple[int, int] | None, torch.Tensor] = {}  # one resize per distinct size
         for member, size in zip(self.members, self.member_sizes, strict=True):
-            out = member(_resized(images, size))
+            if size not in views:
+                views[size] = _resized(images, size)
+            out = member(views[size])
             out = out if isinstance(out, dict) else {"logits": out}
             values = {"probabilities": self._expression_probabilities(out["logits"].float())}
             if "valence_arousal" in out:
@@ -74,7 +76,16 @@ class EnsembleModel(nn.Module):
         return out
 
 
-def _resized(images: torch.Tensor, size: tuple[int, ...] | None) -> torch.Tensor:
+def _image_size(card: ModelCard) -> tuple[int, int] | None:
+    """(height, width) of an image member; None for a spectrogram member, which takes any
+    length (1 s timeline windows) and is never resized."""
+    if card.extra.get("audio") is not None:
+        return None
+    _, height, width = card.preprocessing.input_size
+    return height, width
+
+
+def _resized(images: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
     if size is None or images.ndim != 4 or tuple(images.shape[-2:]) == size:
         return images
     return F.interpolate(images, size=size, mode="bicubic", align_corners=False, antialias=True)
@@ -83,7 +94,7 @@ def _resized(images: torch.Tensor, size: tuple[int, ...] | None) -> torch.Tensor
 def _preprocessing_but_size(card: ModelCard) -> dict[str, Any]:
     """The preprocessing that must match; an image model's height and width may differ."""
     prep = card.preprocessing.to_dict()
-    if card.extra.get("audio") is None:
+    if _image_size(card) is not None:
         prep["input_size"] = prep["input_size"][:1]
     return prep
 
@@ -114,8 +125,9 @@ def build_ensemble(paths: Sequence[str | Path], name: str = "ensemble",
     model = EnsembleModel(member_cards)
     for slot, (network, _) in zip(model.members, loaded, strict=True):
         slot.load_state_dict(network.state_dict())
+    # members share channels (and, for spectrograms, the whole size): the largest image wins
     largest = max((card for _, card in loaded),
-                  key=lambda card: card.preprocessing.input_size[1] * card.preprocessing.input_size[2])
+                  key=lambda card: math.prod(card.preprocessing.input_size))
     extra = {key: value for key, value in first.extra.items() if key != "members"}
     extra["members"] = [{"name": card.name, "path": str(path), "scores": card.scores}
                         for (_, card), path in zip(loaded, paths, strict=True)]
