@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+
 from cli_runner import run_cli
 from emoscope.errors import UserError
 from emoscope.labels import RAVDESS_LABELS
