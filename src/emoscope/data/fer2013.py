@@ -119,11 +119,25 @@ def read_csv_layout(csv_path: Path, split: str) -> FaceArrays:
 
 @DATASETS.register("fer2013")
 def load_fer2013(root: str | Path, split: str = "train", cache_dir: str | Path | None = None,
-                 image_size: int = 48) -> FaceArrays:
-    """FER2013 from either layout; decoded images are cached as .npz when ``cache_dir`` is set."""
+                 image_size: int = 48, ferplus_mix: float = 0.0,
+                 ferplus_csv: str | Path | None = None,
+                 mapping_tsv: str | Path | None = None) -> FaceArrays:
+    """FER2013 from either layout; decoded images are cached as .npz when ``cache_dir`` is set.
+
+    ``ferplus_mix`` w > 0 adds soft targets ``(1 - w) one-hot(FER2013 label) + w FER+ votes``
+    (train with ``data.soft_labels: true``); see :func:`attach_ferplus_mix`.
+    """
     root = Path(root)
     if not root.exists():
         raise UserError(f"{root}: dataset root not found")
+    arrays = _load_fer2013_images(root, split, cache_dir, image_size)
+    if ferplus_mix > 0:
+        arrays = attach_ferplus_mix(arrays, root, ferplus_mix, ferplus_csv, mapping_tsv)
+    return arrays
+
+
+def _load_fer2013_images(root: Path, split: str, cache_dir: str | Path | None,
+                         image_size: int) -> FaceArrays:
     csv_path = find_csv(root)
     cache = None
     if cache_dir is not None:
@@ -141,6 +155,58 @@ def load_fer2013(root: str | Path, split: str = "train", cache_dir: str | Path |
         save_cache(arrays, cache)
     log.info("FER2013 %s: %d faces from %s", split, len(arrays), root)
     return arrays
+
+
+# FER+ class -> FER2013 class; contempt has no FER2013 counterpart and its votes are dropped.
+_FERPLUS_TO_FER2013 = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise",
+                       "sadness": "sad", "anger": "angry", "disgust": "disgust", "fear": "fear"}
+
+
+def ferplus_votes_as_fer2013(votes: np.ndarray) -> np.ndarray | None:
+    """FER+ votes (8 classes, unknown, NF) as a distribution over the 7 FER2013 classes; None
+    when unknown/NF win or only contempt was voted."""
+    if ferplus_targets(votes) is None:
+        return None
+    dist = np.zeros(FER2013_LABELS.num_classes, np.float32)
+    for i, name in enumerate(FERPLUS_LABELS.labels):
+        if name in _FERPLUS_TO_FER2013:
+            dist[FER2013_LABELS.index(_FERPLUS_TO_FER2013[name])] += votes[i]
+    total = dist.sum()
+    return dist / total if total > 0 else None
+
+
+def attach_ferplus_mix(arrays: FaceArrays, root: Path, weight: float,
+                       ferplus_csv: str | Path | None = None,
+                       mapping_tsv: str | Path | None = None) -> FaceArrays:
+    """Soft targets ``(1 - weight) one-hot + weight FER+ distribution`` for every face FER+
+    voted on; faces without usable votes (missing, unknown/NF, contempt only) keep one-hot."""
+    if not 0 < weight <= 1:
+        raise UserError(f"ferplus_mix must be in (0, 1], got {weight}")
+    ferplus_dir = Path(ferplus_csv).parent if ferplus_csv else root.parent / "ferplus"
+    ferplus_csv = Path(ferplus_csv) if ferplus_csv else ferplus_dir / "fer2013new.csv"
+    if not ferplus_csv.is_file():
+        raise UserError(f"{ferplus_csv}: FER+ label file not found (needed by ferplus_mix)")
+    by_name = {name: v for (_, name), v in read_ferplus_votes(ferplus_csv).items()}
+    if find_csv(root) is not None:  # FER+ names rows fer%07d.png by their position
+        names = [f"fer{int(s.rsplit(':', 1)[1]) - 2:07d}.png" for s in arrays.sources]
+    else:
+        mapping_tsv = Path(mapping_tsv) if mapping_tsv else ferplus_dir / "ferplus_to_fer2013_files.tsv"
+        if not mapping_tsv.is_file():
+            raise UserError(f"{mapping_tsv}: FER+ to FER2013 file mapping not found")
+        with open(mapping_tsv, newline="") as handle:
+            png_of = {row["fer2013_jpg"]: row["ferplus_png"].split("/", 1)[1]
+                      for row in csv.DictReader(handle, delimiter="\t")}
+        names = [png_of.get(s, "") for s in arrays.sources]
+    soft = np.eye(FER2013_LABELS.num_classes, dtype=np.float32)[arrays.labels]
+    mixed = 0
+    for i, name in enumerate(names):
+        votes = by_name.get(name)
+        dist = None if votes is None else ferplus_votes_as_fer2013(votes)
+        if dist is not None:
+            soft[i] = (1 - weight) * soft[i] + weight * dist
+            mixed += 1
+    log.info("FER+ mix %.2f: %d of %d faces have FER+ votes", weight, mixed, len(arrays))
+    return FaceArrays(arrays.images, arrays.labels, arrays.label_space, arrays.sources, soft)
 
 
 def read_ferplus_votes(csv_path: Path) -> dict[tuple[str, str], np.ndarray]:
