@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoscope.data.fer2013 import ferplus_targets, load_fer2013, load_ferplus
+from emoscope.data.fer2013 import (
+    ferplus_targets,
+    ferplus_votes_as_fer2013,
+    load_fer2013,
+    load_ferplus,
+)
 from emoscope.errors import DataFormatError, UserError
 from emoscope.labels import FER2013_LABELS, FERPLUS_LABELS
 from synthetic_faces import (
@@ -13,6 +18,7 @@ from synthetic_faces import (
     bar_face,
     ferplus_rows_for_csv,
     write_fer2013_csv,
+    write_fer2013_folders,
     write_ferplus_csv,
 )
 
@@ -113,3 +119,74 @@ def test_ferplus_on_csv_layout(tmp_path):
     test = load_ferplus(fixture.root, "test")  # PublicTest + PrivateTest rows
     assert len(test) == sum(1 for i, (usage, name, _) in enumerate(rows)
                             if usage != "Training" and name and i % 5 != 4)
+
+
+def test_ferplus_votes_map_onto_fer2013_classes():
+    # neutral 2, happiness 6, contempt 2: contempt has no FER2013 class and is dropped
+    votes = np.array([2, 6, 0, 0, 0, 0, 0, 2, 0, 0], np.float32)
+    dist = ferplus_votes_as_fer2013(votes)
+    expected = np.zeros(7, np.float32)
+    expected[FER2013_LABELS.index("happy")] = 0.75
+    expected[FER2013_LABELS.index("neutral")] = 0.25
+    np.testing.assert_allclose(dist, expected)
+    assert ferplus_votes_as_fer2013(np.array([0, 0, 0, 0, 0, 0, 0, 9, 1, 0], np.float32)) is None
+    assert ferplus_votes_as_fer2013(np.array([3, 0, 0, 0, 0, 0, 0, 0, 6, 1], np.float32)) is None
+
+
+def test_ferplus_mix_on_csv_layout(tmp_path):
+    fixture = write_fer2013_csv(tmp_path / "fer2013", train_per_class=2, public_per_class=1,
+                                private_per_class=1)
+    rows = ferplus_rows_for_csv(fixture)
+    write_ferplus_csv(tmp_path / "ferplus" / "fer2013new.csv", rows)
+    plain = load_fer2013(fixture.root, "train")
+    mixed = load_fer2013(fixture.root, "train", ferplus_mix=0.4)
+    np.testing.assert_array_equal(mixed.labels, plain.labels)
+    np.testing.assert_allclose(mixed.soft_labels.sum(1), 1.0, rtol=1e-6)
+    assert (mixed.soft_labels.argmax(1) == mixed.labels).all()  # the label keeps >= 0.6
+    neutral = FER2013_LABELS.index("neutral")
+    for i in (0, 1, 2, 4, 7):  # rows of the Training usage come first, in file order
+        own = np.eye(7, dtype=np.float32)[plain.labels[i]]
+        if i % 5 == 4:  # voted unknown: one-hot
+            np.testing.assert_array_equal(mixed.soft_labels[i], own)
+            continue
+        votes = np.zeros(7, np.float32)
+        votes[neutral] += 2
+        name = FERPLUS_LABELS.labels[i % 8]
+        if name != "contempt":
+            fer_name = {"happiness": "happy", "sadness": "sad", "anger": "angry"}.get(name, name)
+            votes[FER2013_LABELS.index(fer_name)] += 8
+        np.testing.assert_allclose(mixed.soft_labels[i], 0.6 * own + 0.4 * votes / votes.sum(),
+                                   rtol=1e-6)
+
+
+def test_ferplus_mix_on_folder_layout_through_the_mapping(tmp_path):
+    fixture = write_fer2013_folders(tmp_path / "fer2013", train_per_class=1, test_per_class=1)
+    plain = load_fer2013(fixture.root, "train")
+    ferplus = tmp_path / "ferplus"
+    rows, mapping = [], ["ferplus_png\tfer2013_jpg\tmean_abs_diff"]
+    for i, source in enumerate(plain.sources):
+        votes = [0] * 10
+        votes[1] = 10  # every face voted happiness unanimously
+        rows.append(("Training", f"fer{i:07d}.png", votes))
+        if i != 0:  # the first face has no FER+ counterpart
+            mapping.append(f"FER2013Train/fer{i:07d}.png\t{source}\t0.5")
+    write_ferplus_csv(ferplus / "fer2013new.csv", rows)
+    (ferplus / "ferplus_to_fer2013_files.tsv").write_text("\n".join(mapping) + "\n")
+    mixed = load_fer2013(fixture.root, "train", cache_dir=tmp_path / "cache", ferplus_mix=0.4)
+    happy = np.eye(7, dtype=np.float32)[FER2013_LABELS.index("happy")]
+    own = np.eye(7, dtype=np.float32)[plain.labels]
+    np.testing.assert_array_equal(mixed.soft_labels[0], own[0])
+    np.testing.assert_allclose(mixed.soft_labels[1:], 0.6 * own[1:] + 0.4 * happy, rtol=1e-6)
+    # the image cache stays valid for plain FER2013 (no soft labels leak into it)
+    assert load_fer2013(fixture.root, "train", cache_dir=tmp_path / "cache").soft_labels is None
+
+
+def test_ferplus_mix_errors_are_one_line(tmp_path):
+    fixture = write_fer2013_folders(tmp_path / "fer2013", train_per_class=1, test_per_class=1)
+    with pytest.raises(UserError, match="fer2013new.csv: FER\\+ label file not found"):
+        load_fer2013(fixture.root, "train", ferplus_mix=0.4)
+    write_ferplus_csv(tmp_path / "ferplus" / "fer2013new.csv", [])
+    with pytest.raises(UserError, match="ferplus_to_fer2013_files.tsv: FER\\+ to FER2013"):
+        load_fer2013(fixture.root, "train", ferplus_mix=0.4)
+    with pytest.raises(UserError, match="ferplus_mix must be in"):
+        load_fer2013(fixture.root, "train", ferplus_mix=1.5)

@@ -182,17 +182,12 @@ def attach_ferplus_mix(arrays: FaceArrays, root: Path, weight: float,
     voted on; faces without usable votes (missing, unknown/NF, contempt only) keep one-hot."""
     if not 0 < weight <= 1:
         raise UserError(f"ferplus_mix must be in (0, 1], got {weight}")
-    ferplus_dir = Path(ferplus_csv).parent if ferplus_csv else root.parent / "ferplus"
-    ferplus_csv = Path(ferplus_csv) if ferplus_csv else ferplus_dir / "fer2013new.csv"
-    if not ferplus_csv.is_file():
-        raise UserError(f"{ferplus_csv}: FER+ label file not found (needed by ferplus_mix)")
+    ferplus_csv, mapping_tsv = ferplus_files(root, ferplus_csv, mapping_tsv)
     by_name = {name: v for (_, name), v in read_ferplus_votes(ferplus_csv).items()}
     if find_csv(root) is not None:  # FER+ names rows fer%07d.png by their position
         names = [f"fer{int(s.rsplit(':', 1)[1]) - 2:07d}.png" for s in arrays.sources]
     else:
-        mapping_tsv = Path(mapping_tsv) if mapping_tsv else ferplus_dir / "ferplus_to_fer2013_files.tsv"
-        if not mapping_tsv.is_file():
-            raise UserError(f"{mapping_tsv}: FER+ to FER2013 file mapping not found")
+        check_mapping(mapping_tsv)
         with open(mapping_tsv, newline="") as handle:
             png_of = {row["fer2013_jpg"]: row["ferplus_png"].split("/", 1)[1]
                       for row in csv.DictReader(handle, delimiter="\t")}
@@ -228,6 +223,23 @@ def read_ferplus_votes(csv_path: Path) -> dict[tuple[str, str], np.ndarray]:
     return votes
 
 
+def ferplus_files(root: Path, ferplus_csv: str | Path | None,
+                  mapping_tsv: str | Path | None) -> tuple[Path, Path]:
+    """``fer2013new.csv`` (must exist) and the file-name mapping TSV, by default in the
+    ``ferplus`` folder beside the FER2013 root."""
+    ferplus_dir = Path(ferplus_csv).parent if ferplus_csv else root.parent / "ferplus"
+    ferplus_csv = Path(ferplus_csv) if ferplus_csv else ferplus_dir / "fer2013new.csv"
+    if not ferplus_csv.is_file():
+        raise UserError(f"{ferplus_csv}: FER+ label file not found")
+    mapping = Path(mapping_tsv) if mapping_tsv else ferplus_dir / "ferplus_to_fer2013_files.tsv"
+    return ferplus_csv, mapping
+
+
+def check_mapping(mapping_tsv: Path) -> None:
+    if not mapping_tsv.is_file():
+        raise UserError(f"{mapping_tsv}: FER+ to FER2013 file mapping not found")
+
+
 def ferplus_targets(votes: np.ndarray) -> tuple[int, np.ndarray] | None:
     """Majority class and vote distribution over the 8 classes; None when unknown/NF win."""
     emotion_votes = votes[:8]
@@ -244,12 +256,8 @@ def load_ferplus(root: str | Path, split: str = "train", ferplus_csv: str | Path
     root = Path(root)
     if not root.exists():
         raise UserError(f"{root}: dataset root not found")
-    ferplus_dir = Path(ferplus_csv).parent if ferplus_csv else root.parent / "ferplus"
-    ferplus_csv = Path(ferplus_csv) if ferplus_csv else ferplus_dir / "fer2013new.csv"
-    if not ferplus_csv.is_file():
-        raise UserError(f"{ferplus_csv}: FER+ label file not found")
+    ferplus_csv, mapping_tsv = ferplus_files(root, ferplus_csv, mapping_tsv)
     csv_path = find_csv(root)
-    mapping_tsv = Path(mapping_tsv) if mapping_tsv else ferplus_dir / "ferplus_to_fer2013_files.tsv"
     cache = None
     if cache_dir is not None:
         stamps = [p.stat().st_mtime_ns for p in (csv_path or root, ferplus_csv, mapping_tsv)
@@ -303,8 +311,7 @@ def _csv_usages(csv_path: Path) -> list[str]:
 
 def _ferplus_on_folders(root: Path, split: str, votes: dict, mapping_tsv: Path,
                         image_size: int) -> FaceArrays:
-    if not mapping_tsv.is_file():
-        raise UserError(f"{mapping_tsv}: FER+ to FER2013 file mapping not found")
+    check_mapping(mapping_tsv)
     prefix = {"FER2013Train": "Training", "FER2013Valid": "PublicTest",
               "FER2013Test": "PrivateTest"}
     images, labels, soft, sources = [], [], [], []
