@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 LabelKind = Literal["single_label", "multi_label", "regression"]
 
@@ -103,3 +106,31 @@ CREMAD_LABELS = LabelSpace(
 CAER_S_LABELS = LabelSpace(
     "caer_s", "single_label", ("Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 )
+
+
+# Spellings of the same expression across datasets (CAER-S folders, FER+, RAVDESS, ...).
+_ALIASES = {
+    "anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
+    "sadness": "sad", "surprised": "surprise",
+}
+
+def canonical_label(label: str) -> str:
+    name = label.strip().lower()
+    return _ALIASES.get(name, name)
+
+
+# A label a target space lacks is counted as this one (RAVDESS 7 classes: calm -> neutral).
+_MERGED_INTO = {"calm": "neutral"}
+
+
+def label_map(source_labels: Sequence[str], target_labels: Sequence[str]) -> np.ndarray:
+    """(source, target) 0/1 matrix by canonical name (calm -> neutral when the target has no
+    calm); source labels without a counterpart map nowhere."""
+    columns = {canonical_label(name): j for j, name in enumerate(target_labels)}
+    matrix = np.zeros((len(source_labels), len(target_labels)), dtype=np.float64)
+    for i, name in enumerate(source_labels):
+        key = canonical_label(name)
+        key = key if key in columns else _MERGED_INTO.get(key, key)
+        if key in columns:
+            matrix[i, columns[key]] = 1.0
+    return matrix

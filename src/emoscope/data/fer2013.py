@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from emoscope.data.faces import FaceArrays, cache_key, load_cache, save_cache
 from emoscope.errors import DataFormatError, UserError
-from emoscope.labels import FER2013_LABELS, FERPLUS_LABELS
+from emoscope.labels import FER2013_LABELS, FERPLUS_LABELS, label_map
 from emoscope.registry import DATASETS
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ CSV_SPLITS = {
 _FERPLUS_VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust",
                          "fear", "contempt")
 
+# (8 FER+ classes, 7 FER2013 classes) by canonical name; contempt's row is zero.
+_FERPLUS_TO_FER2013 = label_map(FERPLUS_LABELS.labels, FER2013_LABELS.labels)
 
 def _normalise(name: str) -> str:
     return name.strip().lower().replace(" ", "")
@@ -157,20 +159,13 @@ def _load_fer2013_images(root: Path, split: str, cache_dir: str | Path | None,
     return arrays
 
 
-# FER+ class -> FER2013 class; contempt has no FER2013 counterpart and its votes are dropped.
-_FERPLUS_TO_FER2013 = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise",
-                       "sadness": "sad", "anger": "angry", "disgust": "disgust", "fear": "fear"}
-
-
 def ferplus_votes_as_fer2013(votes: np.ndarray) -> np.ndarray | None:
-    """FER+ votes (8 classes, unknown, NF) as a distribution over the 7 FER2013 classes; None
-    when unknown/NF win or only contempt was voted."""
+    """FER+ votes (8 classes, unknown, NF) as a distribution over the 7 FER2013 classes
+    (contempt has no FER2013 counterpart: its votes are dropped); None when unknown/NF win or
+    only contempt was voted."""
     if ferplus_targets(votes) is None:
         return None
-    dist = np.zeros(FER2013_LABELS.num_classes, np.float32)
-    for i, name in enumerate(FERPLUS_LABELS.labels):
-        if name in _FERPLUS_TO_FER2013:
-            dist[FER2013_LABELS.index(_FERPLUS_TO_FER2013[name])] += votes[i]
+    dist = (votes[:8] @ _FERPLUS_TO_FER2013).astype(np.float32)
     total = dist.sum()
     return dist / total if total > 0 else None
 
@@ -187,10 +182,7 @@ def attach_ferplus_mix(arrays: FaceArrays, root: Path, weight: float,
     if find_csv(root) is not None:  # FER+ names rows fer%07d.png by their position
         names = [f"fer{int(s.rsplit(':', 1)[1]) - 2:07d}.png" for s in arrays.sources]
     else:
-        check_mapping(mapping_tsv)
-        with open(mapping_tsv, newline="") as handle:
-            png_of = {row["fer2013_jpg"]: row["ferplus_png"].split("/", 1)[1]
-                      for row in csv.DictReader(handle, delimiter="\t")}
+        png_of = {jpg: png.split("/", 1)[1] for png, jpg in read_ferplus_mapping(mapping_tsv)}
         names = [png_of.get(s, "") for s in arrays.sources]
     soft = np.eye(FER2013_LABELS.num_classes, dtype=np.float32)[arrays.labels]
     mixed = 0
@@ -235,9 +227,13 @@ def ferplus_files(root: Path, ferplus_csv: str | Path | None,
     return ferplus_csv, mapping
 
 
-def check_mapping(mapping_tsv: Path) -> None:
+def read_ferplus_mapping(mapping_tsv: Path) -> list[tuple[str, str]]:
+    """(ferplus_png, fer2013_jpg) rows of ``ferplus_to_fer2013_files.tsv``, in file order."""
     if not mapping_tsv.is_file():
         raise UserError(f"{mapping_tsv}: FER+ to FER2013 file mapping not found")
+    with open(mapping_tsv, newline="") as handle:
+        return [(row["ferplus_png"], row["fer2013_jpg"])
+                for row in csv.DictReader(handle, delimiter="\t")]
 
 
 def ferplus_targets(votes: np.ndarray) -> tuple[int, np.ndarray] | None:
@@ -311,25 +307,23 @@ def _csv_usages(csv_path: Path) -> list[str]:
 
 def _ferplus_on_folders(root: Path, split: str, votes: dict, mapping_tsv: Path,
                         image_size: int) -> FaceArrays:
-    check_mapping(mapping_tsv)
     prefix = {"FER2013Train": "Training", "FER2013Valid": "PublicTest",
               "FER2013Test": "PrivateTest"}
     images, labels, soft, sources = [], [], [], []
     wanted = set(FOLDER_SPLITS.get(split.lower(), ()))
-    with open(mapping_tsv, newline="") as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            folder, name = row["ferplus_png"].split("/", 1)
-            target = root / row["fer2013_jpg"]
-            if row["fer2013_jpg"].split("/", 1)[0] not in wanted or not target.is_file():
-                continue
-            counts = votes.get((prefix.get(folder, folder), name))
-            result = None if counts is None else ferplus_targets(counts)
-            if result is None:
-                continue
-            images.append(_read_grey(target, image_size))
-            labels.append(result[0])
-            soft.append(result[1])
-            sources.append(row["fer2013_jpg"])
+    for png, jpg in read_ferplus_mapping(mapping_tsv):
+        folder, name = png.split("/", 1)
+        target = root / jpg
+        if jpg.split("/", 1)[0] not in wanted or not target.is_file():
+            continue
+        counts = votes.get((prefix.get(folder, folder), name))
+        result = None if counts is None else ferplus_targets(counts)
+        if result is None:
+            continue
+        images.append(_read_grey(target, image_size))
+        labels.append(result[0])
+        soft.append(result[1])
+        sources.append(jpg)
     if not images:
         raise DataFormatError(mapping_tsv, f"no FER+ labelled images found under {root}")
     return FaceArrays(np.stack(images), np.asarray(labels, np.int64), FERPLUS_LABELS, sources,

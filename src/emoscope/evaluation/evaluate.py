@@ -17,50 +17,23 @@ from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.faces import FaceArrays
 from emoscope.errors import UserError
 from emoscope.evaluation.metrics import classification_report
+from emoscope.labels import canonical_label
 from emoscope.models.checkpoint import ModelCard
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
-# Spellings of the same expression across datasets (CAER-S folders, FER+, RAVDESS, ...).
-_ALIASES = {
-    "anger": "angry", "disgusted": "disgust", "fearful": "fear", "happiness": "happy",
-    "sadness": "sad", "surprised": "surprise",
-}
-
 ModelArg = str | Path | tuple[nn.Module, ModelCard] | None
-
-
-def _canonical(label: str) -> str:
-    name = label.strip().lower()
-    return _ALIASES.get(name, name)
-
-
-# A label a target space lacks is counted as this one (RAVDESS 7 classes: calm -> neutral).
-_MERGED_INTO = {"calm": "neutral"}
-
-
-def label_map(source_labels: Sequence[str], target_labels: Sequence[str]) -> np.ndarray:
-    """(source, target) 0/1 matrix by canonical name (calm -> neutral when the target has no
-    calm); source labels without a counterpart map nowhere."""
-    columns = {_canonical(name): j for j, name in enumerate(target_labels)}
-    matrix = np.zeros((len(source_labels), len(target_labels)), dtype=np.float64)
-    for i, name in enumerate(source_labels):
-        key = _canonical(name)
-        key = key if key in columns else _MERGED_INTO.get(key, key)
-        if key in columns:
-            matrix[i, columns[key]] = 1.0
-    return matrix
 
 
 def label_columns(model_labels: Sequence[str], dataset_labels: Sequence[str]) -> np.ndarray:
     """For each dataset label, the model output column with the same (canonical) name."""
-    columns = {_canonical(name): i for i, name in enumerate(model_labels)}
-    missing = [name for name in dataset_labels if _canonical(name) not in columns]
+    columns = {canonical_label(name): i for i, name in enumerate(model_labels)}
+    missing = [name for name in dataset_labels if canonical_label(name) not in columns]
     if missing:
         raise UserError(f"the model cannot predict dataset label(s) {', '.join(missing)}; "
                         f"model labels: {', '.join(model_labels)}")
-    return np.array([columns[_canonical(name)] for name in dataset_labels], dtype=np.int64)
+    return np.array([columns[canonical_label(name)] for name in dataset_labels], dtype=np.int64)
 
 
 def _to_model_channels(batch: np.ndarray, grayscale: bool) -> torch.Tensor:

@@ -15,8 +15,8 @@ from torch import nn
 from emoscope.data.audio import fit_frames
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
-from emoscope.evaluation.evaluate import label_map
 from emoscope.evaluation.metrics import classification_report
+from emoscope.labels import label_map
 from emoscope.models.checkpoint import ModelCard
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from emoscope.errors import UserError
-from emoscope.evaluation.evaluate import label_map
+from emoscope.labels import label_map
 
 if TYPE_CHECKING:
     from emoscope.inference.analyze import AnalyzeOptions
