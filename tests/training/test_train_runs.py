@@ -143,3 +143,30 @@ def test_distillation_from_a_trained_teacher(trained, learnable, tmp_path):
     assert len(distill) == 4
     assert distill[-1] < distill[0]
     assert result.metrics["val/accuracy"] >= 0.5  # chance is 1/7
+
+
+def test_ema_weights_are_validated_exported_and_resumed(learnable, tmp_path):
+    """With ``trainer.ema_decay`` the checkpoints and the exported model hold the moving
+    average (the raw weights kept beside it), and --resume continues the same average."""
+    cfg = tiny_config(learnable.root, tmp_path, "trainer.max_epochs=1", "trainer.ema_decay=0.9")
+    train(cfg)
+    resumed = tiny_config(learnable.root, tmp_path, "trainer.max_epochs=2",
+                          "trainer.ema_decay=0.9")
+    result = train(resumed, resume=True)
+    last = torch.load(tmp_path / "tiny" / "checkpoints" / "last.ckpt", weights_only=True)
+    steps = 2 * (7 * 24 // 16)
+    assert last["global_step"] == steps
+    assert int(last["averaging_state"]["n_averaged"]) == steps  # one update per step, kept
+    averaged, raw = last["state_dict"], last["current_model_state"]
+    name = next(k for k in raw if k.startswith("network.") and raw[k].is_floating_point()
+                and raw[k].ndim > 1)
+    assert not torch.allclose(averaged[name], raw[name])
+    best = torch.load(tmp_path / "tiny" / "checkpoints" / "best.ckpt", weights_only=True)
+    exported = result.network.state_dict()
+    for key, value in exported.items():
+        torch.testing.assert_close(value, best["state_dict"]["network." + key])
+
+
+def test_a_bad_ema_decay_is_a_user_error(learnable, tmp_path):
+    with pytest.raises(UserError, match="trainer.ema_decay must be in"):
+        train(tiny_config(learnable.root, tmp_path, "trainer.ema_decay=1.0"))

@@ -77,6 +77,9 @@ class TrainerConfig:
     seed: int = 0
     num_threads: int = 0  # torch CPU threads; 0 keeps the default
     tta_flip: bool = True  # also report flip test-time augmentation on validation
+    # > 0: validate, select and export an exponential moving average of the weights, updated
+    # after every optimiser step with this decay (Lightning's EMAWeightAveraging); 0: off
+    ema_decay: float = 0.0
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
@@ -107,11 +107,18 @@ def loss_kwargs(loss: LossConfig, labels: np.ndarray, num_classes: int) -> dict[
 def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
                   sanity_val_steps: int | None = 0) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Lightning trainer of every task: best/last checkpoints on ``monitor`` (max), early
-    stopping, wall-time limit, CSV metrics in the run folder, and the device, strategy and
+    stopping, optional EMA of the weights, wall-time limit, CSV metrics in the run folder, and the device, strategy and
     node settings of the task's trainer config ``t`` (DDP included)."""
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
                                  monitor=monitor, mode="max", save_last=True)
     callbacks: list[L.Callback] = [checkpoint]
+    ema_decay = float(getattr(t, "ema_decay", 0.0))
+    if not 0.0 <= ema_decay < 1.0:
+        raise UserError(f"trainer.ema_decay must be in [0, 1), got {ema_decay}")
+    if ema_decay > 0:
+        # checkpoints then hold the average as state_dict (the raw weights beside it, for
+        # --resume), so best.ckpt and the exported model are the averaged weights
+        callbacks.append(EMAWeightAveraging(decay=ema_decay))
     if getattr(t, "early_stopping_patience", 0) > 0:
         callbacks.append(EarlyStopping(monitor, mode="max", patience=t.early_stopping_patience))
     precision = t.precision
