@@ -170,3 +170,4 @@ def test_ema_weights_are_validated_exported_and_resumed(learnable, tmp_path):
 def test_a_bad_ema_decay_is_a_user_error(learnable, tmp_path):
     with pytest.raises(UserError, match="trainer.ema_decay must be in"):
         train(tiny_config(learnable.root, tmp_path, "trainer.ema_decay=1.0"))
+    assert not (tmp_path / "tiny").exists()  # refused before the run folder is made

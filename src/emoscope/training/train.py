@@ -112,9 +112,7 @@ def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
                                  monitor=monitor, mode="max", save_last=True)
     callbacks: list[L.Callback] = [checkpoint]
-    ema_decay = float(getattr(t, "ema_decay", 0.0))
-    if not 0.0 <= ema_decay < 1.0:
-        raise UserError(f"trainer.ema_decay must be in [0, 1), got {ema_decay}")
+    ema_decay = checked_ema_decay(t)
     if ema_decay > 0:
         # checkpoints then hold the average as state_dict (the raw weights beside it, for
         # --resume), so best.ckpt and the exported model are the averaged weights
@@ -138,11 +136,20 @@ def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
     return trainer, checkpoint
 
 
+def checked_ema_decay(t: Any) -> float:
+    """The trainer config's ``ema_decay`` (0 when the task has none), or a UserError."""
+    decay = float(getattr(t, "ema_decay", 0.0))
+    if not 0.0 <= decay < 1.0:
+        raise UserError(f"trainer.ema_decay must be in [0, 1), got {decay}")
+    return decay
+
+
 def start_run(cfg, resume: bool) -> tuple[Path, Path]:
     """Seed, threads and the run folder (with its config.yaml); returns (run_dir, last.ckpt).
 
     An existing run is only continued with ``resume``, never overwritten.
     """
+    checked_ema_decay(cfg.trainer)  # before anything is written
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads > 0:
         torch.set_num_threads(cfg.trainer.num_threads)
