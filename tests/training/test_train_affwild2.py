@@ -137,3 +137,16 @@ def test_resume_continues_the_run(monkeypatch, capsys, tmp_path, tree, one_torch
 
     history = read_history(tmp_path / "runs" / "mt")  # both epochs, across the restart
     assert sorted({int(r["epoch"]) for r in history if "val/score" in r}) == [0, 1]
+
+
+def test_ema_weights_are_kept_in_a_multitask_run(monkeypatch, capsys, tmp_path, tree,
+                                                 one_torch_thread):
+    import torch
+
+    config = _config(tmp_path, tree)
+    code, _, err = run_cli(monkeypatch, capsys, "train", config, "--set", "trainer.max_epochs=1",
+                           "--set", "trainer.ema_decay=0.9")
+    assert code == 0, err
+    last = torch.load(tmp_path / "runs" / "mt" / "checkpoints" / "last.ckpt",
+                      map_location="cpu", weights_only=True)
+    assert int(last["averaging_state"]["n_averaged"]) == last["global_step"] > 0

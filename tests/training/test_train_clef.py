@@ -171,3 +171,12 @@ def test_multilabel_clef_on_emotic_around_emotnet(tmp_path):
                                          str(result.model_path)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "mAP" in evaluated.output and "tie" in evaluated.output
+
+
+def test_ema_weights_are_kept_in_a_clef_run(small_caer, tmp_path):
+    cfg = merge_config(ClefConfig, "configs/clef_caer_s.yaml", _overrides(
+        small_caer, tmp_path, "name=ema", "data.augment=none", "trainer.max_epochs=1",
+        "trainer.ema_decay=0.9"))
+    train_clef(cfg)
+    last = torch.load(tmp_path / "ema" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert int(last["averaging_state"]["n_averaged"]) == last["global_step"] > 0

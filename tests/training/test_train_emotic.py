@@ -182,3 +182,15 @@ def test_frozen_backbones_keep_their_batchnorm_statistics(learnable_root, tmp_pa
     after = result.network.backbones.state_dict()
     changed = [k for k, v in stats.items() if not torch.equal(v, after[k])]
     assert not changed, changed
+
+
+def test_ema_weights_are_what_an_emotic_run_exports(learnable_root, tmp_path):
+    cfg = tiny_config(learnable_root, tmp_path, "trainer.max_epochs=1", "name=ema",
+                      "model.ablation=context", "data.limit=16", "trainer.batch_size=4",
+                      "trainer.ema_decay=0.9")
+    train_emotic(cfg)
+    last = torch.load(tmp_path / "ema" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert int(last["averaging_state"]["n_averaged"]) == last["global_step"] > 0
+    raw = last["current_model_state"]
+    assert any(not torch.equal(last["state_dict"][k], v) for k, v in raw.items()
+               if v.is_floating_point())

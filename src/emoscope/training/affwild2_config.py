@@ -67,6 +67,7 @@ class MultiTaskTrainerConfig:
     seed: int = 0
     num_threads: int = 0
     au_threshold: float = 0.5
+    ema_decay: float = 0.0  # > 0: validate, select and export an EMA of the weights
 
 
 @dataclass

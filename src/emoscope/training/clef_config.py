@@ -69,6 +69,7 @@ class ClefTrainerConfig:
     early_stopping_patience: int = 0  # on the monitored accuracy; 0: off
     seed: int = 0
     num_threads: int = 0
+    ema_decay: float = 0.0  # > 0: validate, select and export an EMA of the weights
 
 
 @dataclass

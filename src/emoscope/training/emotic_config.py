@@ -87,6 +87,7 @@ class EmoticTrainerConfig:
     feature_cache: bool = False  # frozen backbones: compute stream features once, reuse them
     cache_dir: str = ".cache/emotic_features"  # where cached features live (shared by runs)
     resample: str = "none"  # none | mini | full: ADASYN on cached features (training/adasyn.py)
+    ema_decay: float = 0.0  # > 0: validate, select and export an EMA of the weights
 
 
 @dataclass
