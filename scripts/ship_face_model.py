@@ -4,6 +4,7 @@ that records the data, the recipe, the exact command and the scores measured her
     python scripts/ship_face_model.py runs/ship/fer2013-lite0 --name fer2013-lite0 \
         --data-root ../shared/data/fer2013
     python scripts/ship_face_model.py runs/ens/pair.json --name fer2013-lite0x2 --precision float16
+    python scripts/ship_face_model.py RUN --name fer2013-lite0 --extra notes.json  # + hand notes
 
 The source is a training run's folder (model + config.yaml) or a model file such as an
 ``emoscope ensemble`` output, whose card already holds its recipe and command.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from card_notes import merge_notes
 
 from emoscope.evaluation.evaluate import evaluate_model
 from emoscope.models.checkpoint import ModelCard, load_model, read_card, save_model
@@ -59,6 +61,8 @@ def main() -> None:
     parser.add_argument("--data-root", default="../shared/data/fer2013")
     parser.add_argument("--precision", default="float32", choices=PRECISIONS,
                         help="how the weights are stored")
+    parser.add_argument("--extra", type=Path,
+                        help="JSON object merged into the card's extra (training_stages, notes)")
     args = parser.parse_args()
 
     run = args.source if args.source.is_dir() else None
@@ -102,6 +106,7 @@ def main() -> None:
     }
     if members:
         card.extra["members"] = members
+    card.extra = merge_notes(card.extra, args.extra, set(card.extra))
     save_model(model, card, WEIGHTS_DIR / args.name, precision=args.precision)
     print(json.dumps(card.scores | card.extra["speed_faces_per_s"], indent=2))
 

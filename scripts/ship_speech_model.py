@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 import torch
+from card_notes import merge_notes
 
 from emoscope import components  # noqa: F401  (fills the registries)
 from emoscope.evaluation.speech import evaluate_speech_arrays
@@ -61,12 +61,7 @@ def main() -> None:
     extra = {**card.extra, "per_class_recall_val": recall, "shipped_from": args.model,
              "evaluation_command": f"emoscope evaluate --dataset ravdess --root {args.root} "
                                    f"--split val --model {args.name}"}
-    if args.extra:
-        notes = json.loads(args.extra.read_text())
-        clash = sorted(set(notes) & {"audio", "speakers", "members", "crop_seconds"})
-        if clash:
-            raise SystemExit(f"{args.extra}: keys {clash} would overwrite the card's own")
-        extra.update(notes)
+    extra = merge_notes(extra, args.extra, {"audio", "speakers", "members", "crop_seconds"})
     card = dataclasses.replace(card, name=args.name, scores=scores, extra=extra)
     path = save_model(model, card, WEIGHTS / args.name, precision=args.precision)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

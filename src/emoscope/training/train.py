@@ -107,16 +107,16 @@ def loss_kwargs(loss: LossConfig, labels: np.ndarray, num_classes: int) -> dict[
 def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
                   sanity_val_steps: int | None = 0) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Lightning trainer of every task: best/last checkpoints on ``monitor`` (max), early
-    stopping, optional EMA of the weights, wall-time limit, CSV metrics in the run folder, and the device, strategy and
-    node settings of the task's trainer config ``t`` (DDP included)."""
+    stopping, an EMA of the weights (``t.ema_decay``, checked by ``start_run``), wall-time
+    limit, CSV metrics in the run folder, and the device, strategy and node settings of the
+    task's trainer config ``t`` (DDP included)."""
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
                                  monitor=monitor, mode="max", save_last=True)
     callbacks: list[L.Callback] = [checkpoint]
-    ema_decay = checked_ema_decay(t)
-    if ema_decay > 0:
+    if t.ema_decay > 0:
         # checkpoints then hold the average as state_dict (the raw weights beside it, for
         # --resume), so best.ckpt and the exported model are the averaged weights
-        callbacks.append(EMAWeightAveraging(decay=ema_decay))
+        callbacks.append(EMAWeightAveraging(decay=t.ema_decay))
     if getattr(t, "early_stopping_patience", 0) > 0:
         callbacks.append(EarlyStopping(monitor, mode="max", patience=t.early_stopping_patience))
     precision = t.precision
@@ -136,20 +136,13 @@ def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
     return trainer, checkpoint
 
 
-def checked_ema_decay(t: Any) -> float:
-    """The trainer config's ``ema_decay`` (0 when the task has none), or a UserError."""
-    decay = float(getattr(t, "ema_decay", 0.0))
-    if not 0.0 <= decay < 1.0:
-        raise UserError(f"trainer.ema_decay must be in [0, 1), got {decay}")
-    return decay
-
-
 def start_run(cfg, resume: bool) -> tuple[Path, Path]:
     """Seed, threads and the run folder (with its config.yaml); returns (run_dir, last.ckpt).
 
     An existing run is only continued with ``resume``, never overwritten.
     """
-    checked_ema_decay(cfg.trainer)  # before anything is written
+    if not 0.0 <= cfg.trainer.ema_decay < 1.0:  # checked before anything is written
+        raise UserError(f"trainer.ema_decay must be in [0, 1), got {cfg.trainer.ema_decay}")
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     if cfg.trainer.num_threads > 0:
         torch.set_num_threads(cfg.trainer.num_threads)
