@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml Makefile
 	# mediapipe 0.10.21 is the last release that bundles its models; its metadata pins numpy<2,
 	# which it does not need at run time, so it goes in without its declared dependencies.
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
+	# Resemblyzer only provides the pretrained GE2E speaker encoder (speech_ge2e); the toolkit
+	# reads its weights file and never imports it, so its webrtcvad dependency is not needed.
+	$(PY) -m pip install -q --no-deps Resemblyzer==0.1.4
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 

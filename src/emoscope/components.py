@@ -13,6 +13,7 @@ _MODULES = (
     "emoscope.models.multitask",
     "emoscope.models.ensemble",
     "emoscope.models.speech",
+    "emoscope.models.speech_ge2e",
     "emoscope.models.av_fusion",
     "emoscope.models.caernet",
     "emoscope.models.emotnet",

@@ -13,7 +13,7 @@ from emoscope.data.augment import FaceBatchTransform
 from emoscope.training.config import DistillConfig, OptimConfig
 from emoscope.training.losses import distillation_loss
 from emoscope.training.mixup import mix_batch
-from emoscope.training.schedules import with_schedule
+from emoscope.training.schedules import parameter_groups, with_schedule
 
 
 class ClassifierModule(L.LightningModule):
@@ -104,22 +104,10 @@ class ClassifierModule(L.LightningModule):
 
     def configure_optimizers(self):
         backbone = getattr(self.network, "backbone", None)
-        backbone_ids = {id(p) for p in backbone.parameters()} if backbone is not None else set()
-        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
-        for param in self.network.parameters():
-            if not param.requires_grad:
-                continue
-            key = (id(param) in backbone_ids, param.ndim > 1)
-            groups.setdefault(key, []).append(param)
-        param_groups = [
-            {
-                "params": params,
-                "lr": self.optim.lr * (self.optim.backbone_lr_mult if in_backbone else 1.0),
-                "weight_decay": self.optim.weight_decay if decays else 0.0,
-            }
-            for (in_backbone, decays), params in groups.items()
-        ]
-        optimizer = torch.optim.AdamW(param_groups, lr=self.optim.lr)
+        groups = parameter_groups(self.network.parameters(),
+                                  backbone.parameters() if backbone is not None else (),
+                                  self.optim)
+        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr)
         return with_schedule(optimizer, self.optim, self.trainer, "val/accuracy")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from torch import nn
 from emoscope.data.emotic.dataset import VadStats
 from emoscope.evaluation.emotic import score_outputs
 from emoscope.training.emotic_config import EmoticOptimConfig
+from emoscope.training.schedules import parameter_groups
 
 MONITOR = "val/mAP"
 
@@ -100,17 +101,8 @@ class MultiStreamModule(L.LightningModule):
         self.last_report = report
 
     def configure_optimizers(self):
-        backbone_ids = {id(p) for p in self.network.backbones.parameters()}
-        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
-        for param in self.network.parameters():
-            if param.requires_grad:
-                groups.setdefault((id(param) in backbone_ids, param.ndim > 1), []).append(param)
-        param_groups = [
-            {"params": params,
-             "lr": self.optim.lr * (self.optim.backbone_lr_mult if in_backbone else 1.0),
-             "weight_decay": self.optim.weight_decay if decays else 0.0}
-            for (in_backbone, decays), params in groups.items()
-        ]
+        param_groups = parameter_groups(self.network.parameters(),
+                                        self.network.backbones.parameters(), self.optim)
         kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
         if self.optim.optimizer not in kinds:
             from emoscope.errors import UserError

@@ -14,7 +14,7 @@ from torch import nn
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.evaluation.affwild2 import challenge_report
 from emoscope.training.config import OptimConfig
-from emoscope.training.schedules import with_schedule
+from emoscope.training.schedules import parameter_groups, with_schedule
 
 MONITOR = "val/score"
 
@@ -94,16 +94,10 @@ class MultiTaskModule(L.LightningModule):
 
     def configure_optimizers(self):
         backbone = getattr(self.network, "backbone", None)
-        backbone_ids = {id(p) for p in backbone.parameters()} if backbone is not None else set()
-        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
-        for param in [*self.network.parameters(), *self.loss.parameters()]:
-            if param.requires_grad:
-                groups.setdefault((id(param) in backbone_ids, param.ndim > 1), []).append(param)
-        optimizer = torch.optim.AdamW([
-            {"params": params,
-             "lr": self.optim.lr * (self.optim.backbone_lr_mult if in_backbone else 1.0),
-             "weight_decay": self.optim.weight_decay if decays else 0.0}
-            for (in_backbone, decays), params in groups.items()], lr=self.optim.lr)
+        groups = parameter_groups([*self.network.parameters(), *self.loss.parameters()],
+                                  backbone.parameters() if backbone is not None else (),
+                                  self.optim)
+        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr)
         return with_schedule(optimizer, self.optim, self.trainer, MONITOR, strict=False)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -1,12 +1,30 @@
-"""Learning-rate schedules shared by every task's LightningModule (``optim.scheduler``)."""
+"""Optimiser parameter groups and learning-rate schedules (``optim.scheduler``) shared by
+every task's LightningModule."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import lightning as L
 import torch
+
+
+def parameter_groups(params: Iterable[torch.nn.Parameter],
+                     backbone: Iterable[torch.nn.Parameter], optim: Any) -> list[dict[str, Any]]:
+    """Groups of the trainable ``params``: those also in ``backbone`` at ``optim.lr x
+    optim.backbone_lr_mult``, the rest at ``optim.lr``; weight decay on weight matrices and
+    kernels only, never on biases or norm scales."""
+    backbone_ids = {id(p) for p in backbone}
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for param in params:
+        if param.requires_grad:
+            groups.setdefault((id(param) in backbone_ids, param.ndim > 1), []).append(param)
+    return [{"params": members,
+             "lr": optim.lr * (optim.backbone_lr_mult if in_backbone else 1.0),
+             "weight_decay": optim.weight_decay if decays else 0.0}
+            for (in_backbone, decays), members in groups.items()]
 
 
 def with_schedule(optimizer: torch.optim.Optimizer, optim: Any, trainer: L.Trainer,

@@ -17,7 +17,7 @@ from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.training.config import OptimConfig
 from emoscope.training.data_module import training_loader
 from emoscope.training.mixup import mix_batch
-from emoscope.training.schedules import with_schedule
+from emoscope.training.schedules import parameter_groups, with_schedule
 from emoscope.training.speech_teacher import TeacherTargets
 
 
@@ -142,11 +142,11 @@ class SpeechModule(L.LightningModule):
             metric.reset()
 
     def configure_optimizers(self):
-        decay = [p for p in self.network.parameters() if p.requires_grad and p.ndim > 1]
-        no_decay = [p for p in self.network.parameters() if p.requires_grad and p.ndim <= 1]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.optim.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}], lr=self.optim.lr)
+        backbone = getattr(self.network, "backbone", None)  # optim.backbone_lr_mult applies
+        groups = parameter_groups(self.network.parameters(),
+                                  backbone.parameters() if backbone is not None else (),
+                                  self.optim)
+        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr)
         return with_schedule(optimizer, self.optim, self.trainer, "val/uar")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -56,6 +56,8 @@ def build_speech_network(cfg: SpeechTrainConfig, num_classes: int) -> tuple[nn.M
               **cfg.model.kwargs}
     if cfg.model.architecture == "speech_timm":
         kwargs["backbone"] = cfg.model.backbone
+    if cfg.model.architecture == "speech_ge2e":  # maps the front end's bands onto its own
+        kwargs["front_end"] = cfg.audio.to_dict()
     from emoscope import components  # noqa: F401  (fills the MODELS registry)
 
     network = MODELS.build(cfg.model.architecture, pretrained=cfg.model.pretrained, **kwargs)
