@@ -166,3 +166,23 @@ def test_ensemble_with_a_cnn_averages_probabilities(tmp_path, one_torch_thread):
         p_nested = torch.softmax(load_model(nested)[0](x)["logits"], 1)
     torch.testing.assert_close(p_pair, (p_cnn + p_ge2e) / 2, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(p_nested, (p_pair + p_ge2e) / 2, atol=1e-5, rtol=1e-4)
+
+
+def test_onnx_export_matches_pytorch_on_any_length(one_torch_thread):
+    pytest.importorskip("onnxruntime")
+    from emoscope.labels import RAVDESS_LABELS
+    from emoscope.models.backbones import Preprocessing
+    from emoscope.models.checkpoint import ModelCard
+    from emoscope.models.onnx_export import make_session, onnx_bytes, parity
+
+    torch.manual_seed(0)
+    model = SpeechGE2E(num_classes=8, front_end=FRONT).eval()
+    card = ModelCard("ge2e", "speech_ge2e", {"num_classes": 8, "front_end": FRONT},
+                     RAVDESS_LABELS, Preprocessing((1, 64, 301), (0.0,), (1.0,)),
+                     task="speech_emotion", extra={"audio": AudioFrontEnd().to_dict()})
+    data, _ = onnx_bytes(model, card)
+    session = make_session(data, threads=1)
+    voices = [torch.from_numpy(log_mel(_voice(s, p), AudioFrontEnd()))[None, None]
+              for s, p in ((3.0, 150.0), (1.0, 260.0))]
+    assert parity(model, card, session, inputs=[[v] for v in voices]) < 1e-4
+    assert parity(model, card, session, batches=(1, 5)) < 1e-4  # random log-mel, any batch

@@ -1,0 +1,142 @@
+"""A linear probe on a frozen pretrained speech encoder (``speech_ge2e``).
+
+The encoder's pooled features of each training clip's centred crop are standardised and a
+class-balanced multinomial logistic regression is fitted on them, its inverse regularisation
+``C`` chosen by leave-speakers-out cross-validation inside the training speakers (contiguous
+groups of the sorted speaker IDs), so the validation speakers choose nothing. The scaler and the
+regression become the model's own batch-norm statistics and linear head: the result is an
+ordinary ``speech_ge2e`` model file that every entry point loads.
+
+    python scripts/fit_speech_probe.py configs/ravdess_speech_ge2e.yaml [--set k=v ...]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from emoscope.data.audio import fit_frames
+from emoscope.data.ravdess import speaker_folds
+from emoscope.data.speech_arrays import SpeechArrays
+from emoscope.errors import UserError
+from emoscope.models.checkpoint import save_model
+from emoscope.training.speech_config import SpeechTrainConfig
+from emoscope.training.speech_train import build_speech_network, load_speech_split, speech_card
+from emoscope.utils.files import atomic_write_text
+
+DEFAULT_CS = (0.001, 0.003, 0.01, 0.03, 0.1)
+
+
+def clip_features(network: nn.Module, arrays: SpeechArrays, frames: int,
+                  batch_size: int = 64) -> np.ndarray:
+    """(N, D) pooled encoder features of each clip's centred ``frames``."""
+    crops = np.stack([fit_frames(arrays.features[i, :, : int(arrays.lengths[i])], frames)
+                      for i in range(len(arrays))])
+    network.eval()
+    with torch.inference_mode():
+        parts = [network.features(torch.from_numpy(crops[i:i + batch_size]))
+                 for i in range(0, len(crops), batch_size)]
+    return torch.cat(parts).numpy().astype(np.float64)
+
+
+def _uar(labels: np.ndarray, predicted: np.ndarray) -> float:
+    present = np.unique(labels)
+    return float(np.mean([np.mean(predicted[labels == c] == c) for c in present]))
+
+
+def choose_c(features: np.ndarray, labels: np.ndarray, speakers: np.ndarray,
+             cs: Sequence[float], folds: int = 4) -> tuple[float, dict[float, float]]:
+    """The ``C`` with the best leave-speakers-out UAR (the smaller one on a tie)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    groups = speaker_folds(speakers, folds)
+    scores: dict[float, float] = {}
+    for c in cs:
+        predicted = np.zeros_like(labels)
+        for held in groups:
+            test = np.isin(speakers, held)
+            scaler = StandardScaler().fit(features[~test])
+            fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
+                scaler.transform(features[~test]), labels[~test])
+            predicted[test] = fitted.predict(scaler.transform(features[test]))
+        scores[c] = _uar(labels, predicted)
+    best = max(scores.values())
+    return min(c for c, s in scores.items() if s == best), scores
+
+
+def install_head(network: nn.Module, mean: np.ndarray, var: np.ndarray, coef: np.ndarray,
+                 intercept: np.ndarray) -> None:
+    """Make ``network.head`` (BatchNorm1d, Dropout, Linear) compute ``coef @ (x - mean) /
+    sqrt(var) + intercept`` in eval mode (batch norm's epsilon folded into the weights)."""
+    norm, linear = network.head[0], network.head[-1]
+    if not isinstance(norm, nn.BatchNorm1d) or not isinstance(linear, nn.Linear):
+        raise UserError("a linear probe needs a batch-norm + linear head (speech_ge2e)")
+    if coef.shape != tuple(linear.weight.shape):
+        raise UserError(f"probe weights {coef.shape} do not fit the head "
+                        f"{tuple(linear.weight.shape)}")
+    rescale = np.sqrt((var + norm.eps) / var)
+    with torch.no_grad():
+        norm.running_mean.copy_(torch.from_numpy(mean))
+        norm.running_var.copy_(torch.from_numpy(var))
+        norm.weight.fill_(1.0)
+        norm.bias.zero_()
+        linear.weight.copy_(torch.from_numpy(coef * rescale[None, :]))
+        linear.bias.copy_(torch.from_numpy(intercept))
+
+
+def fit_speech_probe(cfg: SpeechTrainConfig, cs: Sequence[float] = DEFAULT_CS,
+                     command: str = "") -> tuple[Path, dict[str, float]]:
+    """Fit the probe on ``cfg``'s training split, score it on the validation split and write
+    ``out_dir/name/model.{safetensors,json}`` and ``final_metrics.json``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from emoscope.evaluation.evaluate import write_report
+    from emoscope.evaluation.speech import evaluate_speech_arrays
+
+    torch.manual_seed(cfg.trainer.seed)
+    train_set = load_speech_split(cfg, cfg.data.train_split)
+    val_set = load_speech_split(cfg, cfg.data.val_split)
+    if train_set.speakers is None:
+        raise UserError(f"dataset '{cfg.data.dataset}' names no speakers: a leave-speakers-out "
+                        "probe needs them")
+    network, arch_kwargs = build_speech_network(cfg, train_set.label_space.num_classes)
+    frames = cfg.audio.frames(cfg.data.crop_seconds)
+    features = clip_features(network, train_set, frames)
+    speakers = np.asarray(train_set.speakers).astype(np.int64)
+    c, cv_uar = choose_c(features, train_set.labels, speakers, cs)
+    scaler = StandardScaler().fit(features)
+    fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
+        scaler.transform(features), train_set.labels)
+    if len(fitted.classes_) != train_set.label_space.num_classes:
+        raise UserError(f"the training split has {len(fitted.classes_)} of "
+                        f"{train_set.label_space.num_classes} classes")
+    install_head(network, scaler.mean_, scaler.var_, fitted.coef_, fitted.intercept_)
+    card = speech_card(cfg, arch_kwargs, train_set.label_space, command, train_set, val_set)
+    card.extra["linear_probe"] = {
+        "C": c, "cv_uar": {str(k): round(v, 4) for k, v in cv_uar.items()},
+        "cv": f"leave-speakers-out, 4 groups of the sorted training speakers "
+              f"{sorted(set(speakers.tolist()))}"}
+    network = network.eval()
+    report = evaluate_speech_arrays(network, card, val_set)
+    card.scores = {"val_clip_accuracy": round(report["accuracy"], 4),
+                   "val_clip_uar": round(report["uar"], 4),
+                   "val_clip_macro_f1": round(report["macro_f1"], 4)}
+    run_dir = Path(cfg.out_dir) / cfg.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model_path = save_model(network, card, run_dir / "model")
+    atomic_write_text(run_dir / "final_metrics.json",
+                      json.dumps({"best": card.scores, "linear_probe": card.extra["linear_probe"]},
+                                 indent=2))
+    report.update(dataset=cfg.data.dataset, split=cfg.data.val_split)
+    write_report(report, run_dir / "val_report.json")
+    if not all(math.isfinite(v) for v in card.scores.values()):
+        raise UserError(f"{run_dir}: the probe's scores are not finite")
+    return model_path, card.scores
