@@ -54,15 +54,18 @@ def test_probe_on_tones_exports_a_model_scoring_what_sklearn_predicts(tmp_path,
     from emoscope.evaluation.speech import evaluate_speech_arrays
     from emoscope.models.checkpoint import load_model
     from emoscope.training.speech_config import SpeechTrainConfig
-    from emoscope.training.speech_probe import clip_features, fit_speech_probe
-    from emoscope.training.speech_train import load_speech_split
+    from emoscope.training.speech_probe import clip_features
+    from emoscope.training.speech_train import load_speech_split, train_speech
 
     root = write_ravdess(tmp_path / "ravdess", statements=(1,))
     cfg = merge_config(SpeechTrainConfig, "configs/ravdess_speech_ge2e.yaml", [
         f"data.root={root}", f"out_dir={tmp_path / 'runs'}", "name=probe",
-        f"data.cache_dir={tmp_path / 'cache'}", "data.crop_seconds=1.0"])
-    path, scores = fit_speech_probe(cfg, cs=(0.01, 0.1), command="test")
-    model, card = load_model(path)
+        f"data.cache_dir={tmp_path / 'cache'}", "data.crop_seconds=1.0",
+        "linear_probe.enabled=true", "linear_probe.cs=[0.01, 0.1]"])
+    result = train_speech(cfg, command="test")  # emoscope train's path
+    scores = result.metrics
+    model, card = load_model(result.model_path)
+    assert (result.run_dir / "config.yaml").is_file()
     assert card.architecture == "speech_ge2e" and card.extra["linear_probe"]["C"] in (0.01, 0.1)
     assert "[1, 2, 3, 4]" in card.extra["linear_probe"]["cv"]  # actor 5 is validation only
     assert scores["val_clip_accuracy"] >= 0.8  # chance 1/8: the pitch is the emotion
@@ -77,3 +80,21 @@ def test_probe_on_tones_exports_a_model_scoring_what_sklearn_predicts(tmp_path,
     report = evaluate_speech_arrays(model, card, val)
     assert report["accuracy"] == pytest.approx(np.mean(expected == val.labels))
     assert report["accuracy"] == pytest.approx(scores["val_clip_accuracy"], abs=1e-4)
+
+
+@pytest.mark.skipif(resemblyzer_weights_file() is None, reason="Resemblyzer not installed")
+def test_probe_settings_and_finished_runs_are_checked(tmp_path):
+    from emoscope.config import merge_config
+    from emoscope.training.speech_config import SpeechTrainConfig
+    from emoscope.training.speech_probe import fit_speech_probe
+
+    base = [f"out_dir={tmp_path}", "name=p", "linear_probe.enabled=true"]
+    bad = merge_config(SpeechTrainConfig, "configs/ravdess_speech_ge2e.yaml",
+                       [*base, "linear_probe.cs=[0.1, -1]"])
+    with pytest.raises(UserError, match="linear_probe.cs must be positive"):
+        fit_speech_probe(bad)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "model.safetensors").write_bytes(b"")
+    done = merge_config(SpeechTrainConfig, "configs/ravdess_speech_ge2e.yaml", base)
+    with pytest.raises(UserError, match="a probe was already fitted there"):
+        fit_speech_probe(done)

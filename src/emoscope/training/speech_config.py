@@ -33,6 +33,16 @@ class SpeechModelConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra architecture arguments
 
 
+@dataclass
+class SpeechProbeConfig:
+    """``enabled``: instead of gradient training, fit a linear probe on the frozen pretrained
+    encoder (``speech_ge2e``; emoscope.training.speech_probe), C chosen from ``cs`` by
+    leave-speakers-out cross-validation inside the training speakers."""
+
+    enabled: bool = False
+    cs: list[float] = field(default_factory=lambda: [0.001, 0.003, 0.01, 0.03, 0.1])
+
+
 def _speech_trainer() -> TrainerConfig:
     return TrainerConfig(max_epochs=30, batch_size=32, eval_batch_size=64, monitor="val/uar",
                          tta_flip=False)
@@ -49,6 +59,7 @@ class SpeechTrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=_speech_trainer)
+    linear_probe: SpeechProbeConfig = field(default_factory=SpeechProbeConfig)
     mixup_alpha: float = 0.0
 
 

@@ -7,7 +7,7 @@ groups of the sorted speaker IDs), so the validation speakers choose nothing. Th
 regression become the model's own batch-norm statistics and linear head: the result is an
 ordinary ``speech_ge2e`` model file that every entry point loads.
 
-    python scripts/fit_speech_probe.py configs/ravdess_speech_ge2e.yaml [--set k=v ...]
+    emoscope train configs/ravdess_speech_ge2e.yaml --set linear_probe.enabled=true
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from emoscope.errors import UserError
 from emoscope.models.checkpoint import save_model
 from emoscope.training.speech_config import SpeechTrainConfig
 from emoscope.training.speech_train import build_speech_network, load_speech_split, speech_card
+from emoscope.training.train import TrainResult, start_run
 from emoscope.utils.files import atomic_write_text
-
-DEFAULT_CS = (0.001, 0.003, 0.01, 0.03, 0.1)
 
 
 def clip_features(network: nn.Module, arrays: SpeechArrays, frames: int,
@@ -91,17 +90,25 @@ def install_head(network: nn.Module, mean: np.ndarray, var: np.ndarray, coef: np
         linear.bias.copy_(torch.from_numpy(intercept))
 
 
-def fit_speech_probe(cfg: SpeechTrainConfig, cs: Sequence[float] = DEFAULT_CS,
-                     command: str = "") -> tuple[Path, dict[str, float]]:
-    """Fit the probe on ``cfg``'s training split, score it on the validation split and write
-    ``out_dir/name/model.{safetensors,json}`` and ``final_metrics.json``."""
+def fit_speech_probe(cfg: SpeechTrainConfig, command: str = "") -> TrainResult:
+    """Fit the probe on ``cfg``'s training split (C from ``cfg.linear_probe.cs``), score it on
+    the validation split and write ``out_dir/name/`` config.yaml, model.{safetensors,json},
+    final_metrics.json and val_report.json (a fit takes about a minute, so there is nothing to
+    resume: a finished run is refused like any other)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     from emoscope.evaluation.evaluate import write_report
     from emoscope.evaluation.speech import evaluate_speech_arrays
 
-    torch.manual_seed(cfg.trainer.seed)
+    cs = [float(c) for c in cfg.linear_probe.cs]
+    if not cs or min(cs) <= 0:
+        raise UserError(f"linear_probe.cs must be positive values, got {cfg.linear_probe.cs}")
+    run_dir = Path(cfg.out_dir) / cfg.name
+    if (run_dir / "model.safetensors").exists():
+        raise UserError(f"{run_dir}: a probe was already fitted there; choose another "
+                        "name/out_dir")
+    run_dir, _ = start_run(cfg, resume=False)
     train_set = load_speech_split(cfg, cfg.data.train_split)
     val_set = load_speech_split(cfg, cfg.data.val_split)
     if train_set.speakers is None:
@@ -129,8 +136,6 @@ def fit_speech_probe(cfg: SpeechTrainConfig, cs: Sequence[float] = DEFAULT_CS,
     card.scores = {"val_clip_accuracy": round(report["accuracy"], 4),
                    "val_clip_uar": round(report["uar"], 4),
                    "val_clip_macro_f1": round(report["macro_f1"], 4)}
-    run_dir = Path(cfg.out_dir) / cfg.name
-    run_dir.mkdir(parents=True, exist_ok=True)
     model_path = save_model(network, card, run_dir / "model")
     atomic_write_text(run_dir / "final_metrics.json",
                       json.dumps({"best": card.scores, "linear_probe": card.extra["linear_probe"]},
@@ -139,4 +144,4 @@ def fit_speech_probe(cfg: SpeechTrainConfig, cs: Sequence[float] = DEFAULT_CS,
     write_report(report, run_dir / "val_report.json")
     if not all(math.isfinite(v) for v in card.scores.values()):
         raise UserError(f"{run_dir}: the probe's scores are not finite")
-    return model_path, card.scores
+    return TrainResult(run_dir, model_path, card.scores, [], network)

@@ -90,7 +90,12 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
 
     Writes to ``out_dir/name`` as ``train`` does (config.yaml, checkpoints, metrics.csv,
     history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png).
+    With ``linear_probe.enabled`` it fits a linear probe on the frozen encoder instead.
     """
+    if cfg.linear_probe.enabled:
+        from emoscope.training.speech_probe import fit_speech_probe
+
+        return fit_speech_probe(cfg, command or " ".join(sys.argv))
     if not 0.0 <= cfg.data.speed_perturb < 0.5:
         raise UserError(f"data.speed_perturb must be in [0, 0.5), got {cfg.data.speed_perturb}")
     check_sampler(cfg.trainer.sampler)
