@@ -102,6 +102,21 @@ def test_resume_continues_the_epoch_counter(learnable, tmp_path):
     assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]
 
 
+def test_last_checkpoint_is_the_latest_epoch_not_the_best(learnable, tmp_path):
+    """A killed run resumes from its latest epoch: last.ckpt is rewritten after every epoch,
+    also when the monitored score did not improve (Lightning's save_last alone rewrites it
+    only with a new best)."""
+    cfg = tiny_config(learnable.root, tmp_path, "trainer.max_epochs=3", "trainer.monitor=val/loss")
+    train(cfg)  # maximising the loss: the best epoch is an early one
+    history = pd.read_csv(tmp_path / "tiny" / "metrics.csv").dropna(subset=["val/loss"])
+    best_epoch = int(history.loc[history["val/loss"].idxmax(), "epoch"])
+    assert best_epoch < 2  # the loss falls as the network learns
+    checkpoints = tmp_path / "tiny" / "checkpoints"
+    assert torch.load(checkpoints / "best.ckpt", weights_only=True)["epoch"] == best_epoch
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
 def test_seed_recipe_switches_train_together(learnable, tmp_path):
     cfg = tiny_config(
         learnable.root, tmp_path, "trainer.max_epochs=2", "trainer.sampler=class_weighted",

@@ -111,8 +111,13 @@ def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
     limit, CSV metrics in the run folder, and the device, strategy and node settings of the
     task's trainer config ``t`` (DDP included)."""
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
-                                 monitor=monitor, mode="max", save_last=True)
-    callbacks: list[L.Callback] = [checkpoint]
+                                 monitor=monitor, mode="max")
+    # Lightning's save_last rewrites last.ckpt only when a new best is saved, so a killed run
+    # would resume from its best epoch, not its latest: an unmonitored callback writes
+    # last.ckpt after every epoch instead
+    latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None,
+                             save_top_k=1, enable_version_counter=False)
+    callbacks: list[L.Callback] = [checkpoint, latest]
     if t.ema_decay > 0:
         # checkpoints then hold the average as state_dict (the raw weights beside it, for
         # --resume), so best.ckpt and the exported model are the averaged weights
