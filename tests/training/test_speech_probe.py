@@ -31,6 +31,10 @@ def test_installed_head_computes_the_standardised_regression():
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
     with pytest.raises(UserError, match="do not fit the head"):
         install_head(network, mean, var, coef[:2, :10], intercept[:2])
+    from emoscope.models.speech import SpeechCNN
+
+    with pytest.raises(UserError, match="linear_probe needs a model with a batch-norm"):
+        install_head(SpeechCNN(num_classes=3), mean, var, coef, intercept)
 
 
 def test_c_is_chosen_by_leave_speakers_out_uar_and_ties_take_the_smaller():

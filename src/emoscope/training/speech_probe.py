@@ -70,13 +70,21 @@ def choose_c(features: np.ndarray, labels: np.ndarray, speakers: np.ndarray,
     return min(c for c, s in scores.items() if s == best), scores
 
 
+def probe_head(network: nn.Module) -> tuple[nn.BatchNorm1d, nn.Linear]:
+    """The (batch norm, linear) ends of ``network.head``; a UserError for other models."""
+    head = getattr(network, "head", None)
+    if (not isinstance(head, nn.Sequential) or not isinstance(head[0], nn.BatchNorm1d)
+            or not isinstance(head[-1], nn.Linear)):
+        raise UserError(f"linear_probe needs a model with a batch-norm + linear head "
+                        f"(speech_ge2e), not {type(network).__name__}")
+    return head[0], head[-1]
+
+
 def install_head(network: nn.Module, mean: np.ndarray, var: np.ndarray, coef: np.ndarray,
                  intercept: np.ndarray) -> None:
     """Make ``network.head`` (BatchNorm1d, Dropout, Linear) compute ``coef @ (x - mean) /
     sqrt(var) + intercept`` in eval mode (batch norm's epsilon folded into the weights)."""
-    norm, linear = network.head[0], network.head[-1]
-    if not isinstance(norm, nn.BatchNorm1d) or not isinstance(linear, nn.Linear):
-        raise UserError("a linear probe needs a batch-norm + linear head (speech_ge2e)")
+    norm, linear = probe_head(network)
     if coef.shape != tuple(linear.weight.shape):
         raise UserError(f"probe weights {coef.shape} do not fit the head "
                         f"{tuple(linear.weight.shape)}")
@@ -115,6 +123,7 @@ def fit_speech_probe(cfg: SpeechTrainConfig, command: str = "") -> TrainResult:
         raise UserError(f"dataset '{cfg.data.dataset}' names no speakers: a leave-speakers-out "
                         "probe needs them")
     network, arch_kwargs = build_speech_network(cfg, train_set.label_space.num_classes)
+    probe_head(network)  # before the features are computed
     frames = cfg.audio.frames(cfg.data.crop_seconds)
     features = clip_features(network, train_set, frames)
     speakers = np.asarray(train_set.speakers).astype(np.int64)
