@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from emoscope import components  # noqa: F401  (fills the registries)
-from emoscope.data.audio import fit_frames
 from emoscope.evaluation.speech import card_frames, predict_speech
 from emoscope.models import zoo
 from emoscope.models.checkpoint import load_model
@@ -40,9 +39,7 @@ def main() -> None:
                                 cache_dir=".cache/datasets", front_end=card.extra["audio"],
                                 label_set="8")
         labels, frames = arrays.labels, card_frames(card)
-        crops = [fit_frames(arrays.features[i, :, : int(arrays.lengths[i])], frames)
-                 for i in range(len(arrays))]
-        probs[name] = predict_speech(model, crops)
+        probs[name] = predict_speech(model, arrays.centred_crops(frames))
     for size in range(1, len(args.models) + 1):
         for combo in itertools.combinations(args.models, size):
             acc, uar = accuracy_uar(labels, sum(probs[m] for m in combo) / size)

@@ -54,7 +54,7 @@ def main() -> None:
             frames = card_frames(card)
             offsets = np.stack([crop_offsets(int(n), frames, args.crops)
                                 for n in arrays.lengths])
-        crops = [fit_frames(arrays.features[i, :, : int(arrays.lengths[i])], frames, int(o))
+        crops = [fit_frames(arrays.clip(i), frames, int(o))
                  for i in range(len(arrays)) for o in offsets[i]]
         probs = predict_speech(model, crops).reshape(len(arrays), args.crops, -1)
         total = probs if total is None else total + probs

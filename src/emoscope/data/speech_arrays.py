@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emoscope.data.audio import LOG_FLOOR, AudioFrontEnd, load_audio, log_mel
+from emoscope.data.audio import LOG_FLOOR, AudioFrontEnd, fit_frames, load_audio, log_mel
 from emoscope.data.faces import cache_key
 from emoscope.labels import LabelSpace
 from emoscope.utils.files import atomic_path
@@ -55,6 +55,15 @@ class SpeechArrays:
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=self.label_space.num_classes)
+
+    def clip(self, index: int) -> np.ndarray:
+        """Clip ``index``'s spectrogram without the padding: (n_mels, its own frames)."""
+        return self.features[index, :, : int(self.lengths[index])]
+
+    def centred_crops(self, frames: int) -> list[np.ndarray]:
+        """Every clip's centred ``frames`` (padded with the silence floor when shorter): the
+        input each clip is scored on."""
+        return [fit_frames(self.clip(i), frames) for i in range(len(self))]
 
 
 def compute_spectrograms(paths: Sequence[Path], front: AudioFrontEnd,

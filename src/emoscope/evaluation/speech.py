@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoscope.data.audio import fit_frames
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
 from emoscope.evaluation.metrics import classification_report
@@ -67,8 +66,7 @@ def evaluate_speech_arrays(model: nn.Module, card: ModelCard, arrays: SpeechArra
     each clip scored on its centred crop of the model's input length."""
     check_front_end(card, arrays)
     frames = card_frames(card)
-    crops = [fit_frames(arrays.features[i, :, : int(arrays.lengths[i])], frames)
-             for i in range(len(arrays))]
+    crops = arrays.centred_crops(frames)
     started = time.perf_counter()
     probs = predict_speech(model, crops, batch_size, device)
     seconds = time.perf_counter() - started

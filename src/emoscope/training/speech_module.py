@@ -49,8 +49,8 @@ class SpectrogramCrops(Dataset):
         return len(self.arrays)
 
     def __getitem__(self, index: int):
-        length = int(self.arrays.lengths[index])
-        spec = self.arrays.features[index, :, :length]
+        spec = self.arrays.clip(index)
+        length = spec.shape[1]
         if self.train and self.speed_spread > 0:
             spec = speed_perturb(spec, random_speed(self.rng, self.speed_spread), self.front)
             length = spec.shape[1]

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from emoscope.data.audio import fit_frames
 from emoscope.data.ravdess import speaker_folds
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
@@ -35,8 +34,7 @@ from emoscope.utils.files import atomic_write_text
 def clip_features(network: nn.Module, arrays: SpeechArrays, frames: int,
                   batch_size: int = 64) -> np.ndarray:
     """(N, D) pooled encoder features of each clip's centred ``frames``."""
-    crops = np.stack([fit_frames(arrays.features[i, :, : int(arrays.lengths[i])], frames)
-                      for i in range(len(arrays))])
+    crops = np.stack(arrays.centred_crops(frames))
     network.eval()
     with torch.inference_mode():
         parts = [network.features(torch.from_numpy(crops[i:i + batch_size]))
@@ -44,16 +42,21 @@ def clip_features(network: nn.Module, arrays: SpeechArrays, frames: int,
     return torch.cat(parts).numpy().astype(np.float64)
 
 
-def _uar(labels: np.ndarray, predicted: np.ndarray) -> float:
-    present = np.unique(labels)
-    return float(np.mean([np.mean(predicted[labels == c] == c) for c in present]))
+def fit_regression(features: np.ndarray, labels: np.ndarray, c: float):
+    """(scaler, regression): standardised features, class-balanced multinomial logistic
+    regression with inverse regularisation ``c``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(features)
+    regression = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+    return scaler, regression.fit(scaler.transform(features), labels)
 
 
 def choose_c(features: np.ndarray, labels: np.ndarray, speakers: np.ndarray,
              cs: Sequence[float], folds: int = 4) -> tuple[float, dict[float, float]]:
     """The ``C`` with the best leave-speakers-out UAR (the smaller one on a tie)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.metrics import balanced_accuracy_score
 
     groups = speaker_folds(speakers, folds)
     scores: dict[float, float] = {}
@@ -61,11 +64,9 @@ def choose_c(features: np.ndarray, labels: np.ndarray, speakers: np.ndarray,
         predicted = np.zeros_like(labels)
         for held in groups:
             test = np.isin(speakers, held)
-            scaler = StandardScaler().fit(features[~test])
-            fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
-                scaler.transform(features[~test]), labels[~test])
-            predicted[test] = fitted.predict(scaler.transform(features[test]))
-        scores[c] = _uar(labels, predicted)
+            scaler, regression = fit_regression(features[~test], labels[~test], c)
+            predicted[test] = regression.predict(scaler.transform(features[test]))
+        scores[c] = float(balanced_accuracy_score(labels, predicted))  # UAR
     best = max(scores.values())
     return min(c for c, s in scores.items() if s == best), scores
 
@@ -103,9 +104,6 @@ def fit_speech_probe(cfg: SpeechTrainConfig, command: str = "") -> TrainResult:
     the validation split and write ``out_dir/name/`` config.yaml, model.{safetensors,json},
     final_metrics.json and val_report.json (a fit takes about a minute, so there is nothing to
     resume: a finished run is refused like any other)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     from emoscope.evaluation.evaluate import write_report
     from emoscope.evaluation.speech import evaluate_speech_arrays
 
@@ -128,9 +126,7 @@ def fit_speech_probe(cfg: SpeechTrainConfig, command: str = "") -> TrainResult:
     features = clip_features(network, train_set, frames)
     speakers = np.asarray(train_set.speakers).astype(np.int64)
     c, cv_uar = choose_c(features, train_set.labels, speakers, cs)
-    scaler = StandardScaler().fit(features)
-    fitted = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
-        scaler.transform(features), train_set.labels)
+    scaler, fitted = fit_regression(features, train_set.labels, c)
     if len(fitted.classes_) != train_set.label_space.num_classes:
         raise UserError(f"the training split has {len(fitted.classes_)} of "
                         f"{train_set.label_space.num_classes} classes")
@@ -145,12 +141,12 @@ def fit_speech_probe(cfg: SpeechTrainConfig, command: str = "") -> TrainResult:
     card.scores = {"val_clip_accuracy": round(report["accuracy"], 4),
                    "val_clip_uar": round(report["uar"], 4),
                    "val_clip_macro_f1": round(report["macro_f1"], 4)}
+    if not all(math.isfinite(v) for v in card.scores.values()):  # before anything is written
+        raise UserError(f"{run_dir}: the probe's scores are not finite")
     model_path = save_model(network, card, run_dir / "model")
     atomic_write_text(run_dir / "final_metrics.json",
                       json.dumps({"best": card.scores, "linear_probe": card.extra["linear_probe"]},
                                  indent=2))
     report.update(dataset=cfg.data.dataset, split=cfg.data.val_split)
     write_report(report, run_dir / "val_report.json")
-    if not all(math.isfinite(v) for v in card.scores.values()):
-        raise UserError(f"{run_dir}: the probe's scores are not finite")
     return TrainResult(run_dir, model_path, card.scores, [], network)
