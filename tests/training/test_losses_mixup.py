@@ -93,3 +93,38 @@ def test_mixup_hand_computed_pair_and_off_switch():
         torch.testing.assert_close(mixed, images)
     (same,), soft = mix_batch((images,), labels, 2, 0.0)
     assert same is images and soft.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+class _LeftRightTeacher(torch.nn.Module):
+    """Logits (left-half mean, right-half mean, 0): mirroring the image swaps the first two."""
+
+    def forward(self, images):
+        half = images.shape[-1] // 2
+        left, right = images[..., :half].mean((1, 2, 3)), images[..., half:].mean((1, 2, 3))
+        return {"logits": torch.stack([left, right, torch.zeros_like(left)], dim=1)}
+
+
+def test_a_flip_teacher_averages_the_probabilities_of_the_view_and_its_mirror():
+    from emoscope.data.augment import FaceBatchTransform
+    from emoscope.training.config import DistillConfig, OptimConfig
+    from emoscope.training.module import ClassifierModule
+
+    images = torch.zeros(2, 3, 4, 4)
+    images[0, :, :, :2] = 3.0  # bright left half: logits (3, 0, 0), mirrored (0, 3, 0)
+    images[1, :, :, 2:] = 1.0  # bright right half: logits (0, 1, 0), mirrored (1, 0, 0)
+
+    def module(flip: bool) -> ClassifierModule:
+        return ClassifierModule(torch.nn.Identity(), CrossEntropy(), OptimConfig(),
+                                FaceBatchTransform(4, (0.5,) * 3, (0.5,) * 3), 3,
+                                teacher=_LeftRightTeacher(), teacher_size=4,
+                                distill=DistillConfig(teacher_flip=flip))
+
+    plain = module(False).teacher_logits(images)
+    torch.testing.assert_close(plain, torch.tensor([[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    averaged = module(True).teacher_logits(images).exp()
+    for row, (a, b) in enumerate([(3.0, 0.0), (0.0, 1.0)]):
+        p = torch.tensor([a, b, 0.0]).softmax(0)
+        mirror = torch.tensor([b, a, 0.0]).softmax(0)
+        torch.testing.assert_close(averaged[row], (p + mirror) / 2)
+    # the mean of the probabilities, not the softmax of the mean logits
+    assert averaged[0, 2].item() == pytest.approx(1 / (math.exp(3) + 2), rel=1e-5)

@@ -57,6 +57,7 @@ class DistillConfig:
     teacher: str = ""  # path of a model file (.safetensors + .json); empty: no distillation
     alpha: float = 0.5  # weight of the distillation term
     temperature: float = 4.0
+    teacher_flip: bool = False  # teacher targets: mean probabilities of the view and its mirror
 
 
 @dataclass

@@ -69,7 +69,7 @@ class ClassifierModule(L.LightningModule):
         loss = self.loss(logits, targets)
         if self.teacher is not None:
             with torch.no_grad():
-                teacher_logits = self.teacher(teacher_in)["logits"]
+                teacher_logits = self.teacher_logits(teacher_in)
             kd = distillation_loss(logits, teacher_logits, self.distill.temperature)
             loss = (1 - self.distill.alpha) * loss + self.distill.alpha * kd
             self.log("train/distill", kd, on_step=False, on_epoch=True, sync_dist=True)
@@ -79,6 +79,15 @@ class ClassifierModule(L.LightningModule):
                  sync_dist=True)
         self.log("train/accuracy", accuracy, on_step=False, on_epoch=True, sync_dist=True)
         return loss
+
+    def teacher_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """The teacher's logits; with ``distill.teacher_flip`` the log of its probabilities
+        averaged over the images and their mirror images (one forward pass over both)."""
+        if not self.distill.teacher_flip:
+            return self.teacher(images)["logits"]
+        both = self.teacher(torch.cat([images, torch.flip(images, dims=[3])]))["logits"]
+        direct, mirrored = both.float().softmax(1).chunk(2)
+        return ((direct + mirrored) / 2).clamp_min(1e-7).log()
 
     def validation_step(self, batch, batch_idx):
         images, _, labels = batch
