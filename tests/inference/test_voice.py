@@ -65,6 +65,26 @@ def test_voice_timeline_of_a_wav_file(tmp_path, speech_model, one_torch_thread):
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
     assert (tmp_path / "out" / "speech_av_timeline.png").stat().st_size > 0
     assert (table["rms_db"] > -20).all()
+    assert table["voiced"].all()
+
+
+def test_silent_windows_are_marked_unvoiced(tmp_path, speech_model, one_torch_thread):
+    import soundfile as sf
+
+    from emoscope.inference.av_plots import plot_av_timelines
+    from emoscope.inference.voice import VoiceAnalyzer
+
+    rate = 16000
+    wave = np.concatenate([np.zeros(rate, np.float32), emotion_tone(2, seconds=1.5, rate=rate)])
+    sf.write(str(tmp_path / "pause.wav"), wave, rate)
+    table = VoiceAnalyzer(str(speech_model), hop_s=0.5).timeline(tmp_path / "pause.wav")
+    assert table.columns[:6].tolist() == ["source", "window", "start_s", "end_s", "rms_db",
+                                          "voiced"]
+    # window 0 (0-1 s) is digital silence; window 1 (0.5-1.5 s) is half tone
+    assert table["voiced"].tolist() == [False, True, True, True]
+    assert table["rms_db"].iloc[0] < -150 and table["rms_db"].iloc[1] > -20
+    labels = list(RAVDESS_LABELS.labels)
+    assert plot_av_timelines(None, table, None, [], labels, tmp_path / "p.png").stat().st_size
 
 
 def test_video_with_and_without_sound_and_late_fusion(tmp_path, speech_model, tiny_model_path,

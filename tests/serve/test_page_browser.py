@@ -114,6 +114,7 @@ def test_upload_audio_and_see_the_voice_windows(page, live_url, tmp_path, one_to
     assert windows.count() == 4  # 2.5 s in 1 s windows every 0.5 s
     assert [windows.nth(i).locator("td[data-column=start_s]").inner_text()
             for i in range(4)] == ["0.00", "0.50", "1.00", "1.50"]
+    assert windows.first.locator("td[data-column=voiced]").inner_text() == "true"
     assert page.is_hidden("#rows") and page.locator("tr.face-row").count() == 0
 
 

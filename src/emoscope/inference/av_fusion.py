@@ -12,14 +12,13 @@ import numpy as np
 import pandas as pd
 
 from emoscope.errors import UserError
+from emoscope.inference.voice import SILENCE_DB
 from emoscope.labels import label_map
 
 if TYPE_CHECKING:
     from emoscope.inference.analyze import AnalyzeOptions
 
 log = logging.getLogger(__name__)
-
-SILENCE_DB = -50.0  # window RMS (dBFS) below which the voice does not count in late fusion
 
 
 def window_face_probabilities(face_table: pd.DataFrame | None, labels: list[str],

@@ -24,7 +24,8 @@ def plot_av_timelines(face_table: pd.DataFrame | None, voice: pd.DataFrame,
                       fused: pd.DataFrame | None, face_labels: list[str],
                       voice_labels: list[str], path: Path) -> Path | None:
     """Stacked panels: face (mean over the faces of each frame), voice (per window, at its
-    centre) and fused (per window); panels without data are left out."""
+    centre; silent windows left blank) and fused (per window); panels without data are left
+    out."""
     panels = []
     if face_table is not None and not face_table.empty and face_labels:
         columns = [f"p_{label}" for label in face_labels]
@@ -33,8 +34,12 @@ def plot_av_timelines(face_table: pd.DataFrame | None, voice: pd.DataFrame,
                        face_labels))
     if voice is not None and not voice.empty:
         centres = ((voice["start_s"] + voice["end_s"]) / 2).to_numpy(float)
-        panels.append(("voice", centres, voice[[f"p_{x}" for x in voice_labels]].to_numpy(float),
-                       voice_labels))
+        probs = voice[[f"p_{x}" for x in voice_labels]].to_numpy(float, copy=True)
+        title = "voice"
+        if "voiced" in voice and not voice["voiced"].all():
+            probs[~voice["voiced"].to_numpy(bool)] = np.nan  # silent windows: gaps, not guesses
+            title = "voice (gaps: silence)"
+        panels.append((title, centres, probs, voice_labels))
     if fused is not None and not fused.empty:
         labels = [c[2:] for c in fused.columns if c.startswith("p_")]
         centres = ((fused["start_s"] + fused["end_s"]) / 2).to_numpy(float)

@@ -1,7 +1,8 @@
 """Voice timeline: a speech emotion model over sliding windows of a file's audio.
 
 ``VoiceAnalyzer.timeline(path)`` gives one row per window (``source, window, start_s, end_s,
-rms_db``, one ``p_<label>`` per class, ``top_label``). ``VoiceStage`` is the hook of
+rms_db, voiced``, one ``p_<label>`` per class, ``top_label``; ``voiced`` is false for a window
+quieter than ``SILENCE_DB``, whose probabilities describe no voice). ``VoiceStage`` is the hook of
 ``analyze``: audio files get the voice table alone, videos with sound get it beside the face
 table (and, with ``fusion``, a fused per-window table and a face/voice/fused plot); a video
 without an audio track is a normal case with no voice table.
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FUSIONS = ("none", "late", "intermediate")
+SILENCE_DB = -50.0  # window RMS (dBFS) below which a window holds no voice worth reading
 
 
 def is_audio_file(path: str | Path) -> bool:
@@ -46,7 +48,7 @@ def is_audio_file(path: str | Path) -> bool:
 
 
 def voice_columns(labels: list[str]) -> list[str]:
-    return ["source", "window", "start_s", "end_s", "rms_db",
+    return ["source", "window", "start_s", "end_s", "rms_db", "voiced",
             *(f"p_{label}" for label in labels), "top_label"]
 
 
@@ -88,9 +90,10 @@ class VoiceAnalyzer:
         for i, ((a, b), p) in enumerate(zip(spans, probs, strict=True)):
             chunk = wave[a:b]
             rms = float(np.sqrt(np.mean(chunk.astype(np.float64) ** 2))) if chunk.size else 0.0
+            rms_db = round(20 * np.log10(max(rms, 1e-10)), 2)
             rows.append({"source": str(path), "window": i, "start_s": round(a / rate, 4),
-                         "end_s": round(b / rate, 4),
-                         "rms_db": round(20 * np.log10(max(rms, 1e-10)), 2),
+                         "end_s": round(b / rate, 4), "rms_db": rms_db,
+                         "voiced": bool(rms_db >= SILENCE_DB),
                          **{f"p_{label}": float(v) for label, v in zip(self.labels, p,
                                                                         strict=True)},
                          "top_label": self.labels[int(p.argmax())]})

@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_COLUMNS = ["frame", "time_s", "track_id", "x1", "y1", "x2", "y2", "top_label"];
-const VOICE_COLUMNS = ["window", "start_s", "end_s", "rms_db", "top_label"];
+const VOICE_COLUMNS = ["window", "start_s", "end_s", "rms_db", "voiced", "top_label"];
 
 function show(id, visible) {
   $(id).hidden = !visible;
