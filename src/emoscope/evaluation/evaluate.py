@@ -19,6 +19,7 @@ from emoscope.errors import UserError
 from emoscope.evaluation.metrics import classification_report
 from emoscope.labels import canonical_label
 from emoscope.models.checkpoint import ModelCard
+from emoscope.models.ensemble import with_mirror_image
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def predict_probabilities(
         inputs = transform(batch, train=False)[:, :channels]
         probs = model(inputs)["logits"].float().softmax(1)
         if tta_flip:
-            probs = (probs + model(torch.flip(inputs, dims=[3]))["logits"].float().softmax(1)) / 2
+            probs = with_mirror_image(probs, lambda x: model(x)["logits"], inputs)
         outputs.append(probs.cpu())
     return torch.cat(outputs).numpy()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,15 @@ class EnsembleModel(nn.Module):
             out["action_units"] = torch.logit(mean["action_unit_probabilities"].clamp(
                 _EPS, 1 - _EPS))
         return out
+
+
+def with_mirror_image(probabilities: torch.Tensor,
+                      logits_of: Callable[[torch.Tensor], torch.Tensor],
+                      images: torch.Tensor) -> torch.Tensor:
+    """Flip test-time augmentation: ``probabilities`` (the softmax of ``images``) averaged with
+    the softmax of ``logits_of`` the mirror images (flipped left-right)."""
+    mirrored = logits_of(torch.flip(images, dims=[3])).float().softmax(1)
+    return (probabilities + mirrored) / 2
 
 
 def _image_size(card: ModelCard) -> tuple[int, int] | None:

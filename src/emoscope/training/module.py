@@ -10,6 +10,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from emoscope.data.augment import FaceBatchTransform
+from emoscope.models.ensemble import with_mirror_image
 from emoscope.training.config import DistillConfig, OptimConfig
 from emoscope.training.losses import distillation_loss
 from emoscope.training.mixup import mix_batch
@@ -82,12 +83,13 @@ class ClassifierModule(L.LightningModule):
 
     def teacher_logits(self, images: torch.Tensor) -> torch.Tensor:
         """The teacher's logits; with ``distill.teacher_flip`` the log of its probabilities
-        averaged over the images and their mirror images (one forward pass over both)."""
+        averaged over the images and their mirror images."""
+        logits = self.teacher(images)["logits"]
         if not self.distill.teacher_flip:
-            return self.teacher(images)["logits"]
-        both = self.teacher(torch.cat([images, torch.flip(images, dims=[3])]))["logits"]
-        direct, mirrored = both.float().softmax(1).chunk(2)
-        return ((direct + mirrored) / 2).clamp_min(1e-7).log()
+            return logits
+        averaged = with_mirror_image(logits.float().softmax(1),
+                                     lambda x: self.teacher(x)["logits"], images)
+        return averaged.clamp_min(1e-7).log()
 
     def validation_step(self, batch, batch_idx):
         images, _, labels = batch
@@ -98,8 +100,7 @@ class ClassifierModule(L.LightningModule):
         self.log("val/loss", nn.functional.cross_entropy(logits.float(), labels), on_epoch=True,
                  sync_dist=True)
         if self.tta_flip:
-            flipped = self(torch.flip(inputs, dims=[3]))
-            probs = logits.float().softmax(1) + flipped.float().softmax(1)
+            probs = with_mirror_image(logits.float().softmax(1), self, inputs)
             self.val_accuracy_flip.update(probs, labels)
 
     def on_validation_epoch_end(self) -> None:
