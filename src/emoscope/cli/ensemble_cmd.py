@@ -27,8 +27,10 @@ def register(app: typer.Typer) -> None:
         half: Annotated[bool, typer.Option(
             "--half", help="Shorthand for --precision float16.")] = False,
     ) -> None:
-        """Average the probabilities (and valence/arousal, action units) of several models;
-        the result loads wherever a model does (analyze, webcam, evaluate)."""
+        """Average several models' probabilities (and valence/arousal, action units).
+
+        The result loads wherever a model does (analyze, webcam, evaluate).
+        """
         from emoscope.errors import UserError
         from emoscope.models.ensemble import save_ensemble
 

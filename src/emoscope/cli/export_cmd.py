@@ -35,8 +35,10 @@ def register(app: typer.Typer) -> None:
             "--task", help="Task whose default model a missing name means.")] = (
             "face_expression"),
     ) -> None:
-        """Export a model with a dynamic batch axis; its card is copied beside the file with
-        an 'onnx' entry, and ONNX Runtime is checked against PyTorch."""
+        """Export a model to ONNX with a dynamic batch axis, checked against PyTorch.
+
+        Its card is copied beside the file with an 'onnx' entry.
+        """
         if not onnx:
             raise UserError("choose an export format: --onnx")
         from emoscope import components  # noqa: F401  (every architecture registered)

@@ -26,8 +26,11 @@ def register(app: typer.Typer) -> None:
         parallel: Annotated[int | None, typer.Option(
             "--parallel", min=1, help="Trials of a stage run in N processes (Ray).")] = None,
     ) -> None:
-        """Run the stages of a study; writes per-stage and overall tables (markdown + CSV),
-        a plot per stage, chosen.yaml and the test report of the chosen configuration."""
+        """Run the stages of a study (an ablation) and report the chosen configuration.
+
+        Writes per-stage and overall tables (markdown + CSV), a plot per stage, chosen.yaml
+        and the test report of the chosen configuration.
+        """
         from emoscope.config import parse_key_values
         from emoscope.study.runner import load_study, run_study
 

@@ -140,9 +140,12 @@ def register(app: typer.Typer) -> None:
             "--frames-per-video", min=1, help="RAVDESS videos with a face model: frames "
             "sampled per clip.")] = 10,
     ) -> None:
-        """Accuracy, macro-F1, per-class scores and the confusion matrix of a model; on
-        EMOTIC (--dataset emotic) mAP, per-class AP and VAD MAE, written as
-        evaluation_metrics.txt/.json into --out (default: the model's folder)."""
+        """Score a model on a dataset split (the metrics that dataset's field reports).
+
+        Accuracy, macro-F1, per-class scores and the confusion matrix; on EMOTIC
+        (--dataset emotic) mAP, per-class AP and VAD MAE. Written as
+        evaluation_metrics.txt/.json into --out (default: the model's folder).
+        """
         from emoscope.cli.speech_cmd import SPEECH_DATASETS, evaluate_speech_command
 
         check_report_path(json_path)
