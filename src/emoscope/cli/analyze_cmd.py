@@ -105,7 +105,11 @@ def _register_analyze(app: typer.Typer) -> None:
         av_model: str = typer.Option(None, help="Intermediate fusion: an av_intermediate "
                                      "model file."),
     ) -> None:
-        """Analyse faces in images, folders and videos; write tables, plots and annotations."""
+        """Analyse faces and voices in images, folders, videos and speech clips.
+
+        Writes a table of per-person, per-frame emotions, plots and (--annotate) annotated
+        images and videos.
+        """
         from emoscope.config import parse_overrides
         from emoscope.inference.analyze import AnalyzeOptions, run_analysis
 
