@@ -31,11 +31,12 @@ def test_good_and_bad_inputs(tmp_path, photo, tiny_model_path):
     result = emoscope("analyze", str(photo), str(corrupt), str(tmp_path / "gone.mp4"),
                       "--out", str(tmp_path / "out"), "--model", str(tiny_model_path),
                       "--format", "json", "--no-plots")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # 0: all analysed, 1: some, 2: none
     lines = error_lines(result.stderr)
-    assert len(lines) == 2, result.stderr
+    assert len(lines) == 3, result.stderr
     assert lines[0].startswith(f"error: {corrupt}: ")
     assert lines[1] == f"error: {tmp_path / 'gone.mp4'}: file not found"
+    assert lines[2] == "2 of 3 input(s) could not be analysed (exit 1)"
     assert "Traceback" not in result.stderr
     assert (tmp_path / "out" / "astronaut.json").is_file()
     assert "1 face(s)" in result.stdout

@@ -56,6 +56,11 @@ def _report(report) -> None:
             typer.echo(f"{item.path}: {item.frames} frame(s), {item.faces} face(s){where}")
     if report.analysed == 0:
         raise UserError(f"nothing could be analysed ({len(report.inputs)} input(s) failed)")
+    failed = len(report.inputs) - report.analysed
+    if failed:  # the others' results are written; a script still learns that some were not
+        typer.echo(f"{failed} of {len(report.inputs)} input(s) could not be analysed (exit 1)",
+                   err=True)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
