@@ -161,3 +161,24 @@ def test_huge_image_boxes_in_original_pixels(tmp_path, astronaut_rgb, tiny_model
                 3000 + scale * ASTRONAUT_FACE[2], 1000 + scale * ASTRONAUT_FACE[3]]
     got = table.iloc[0][["x1", "y1", "x2", "y2"]].to_numpy(dtype=float)
     assert np.abs(got - expected).max() < 200  # 2 % of the image side
+
+
+def test_animated_gif_is_analysed_frame_by_frame(tmp_path, astronaut_rgb, tiny_model_path):
+    from emoscope.inference.demo import camera_path
+
+    # the first half of the pan: the path turns back at its middle, where two frames are equal
+    # and a GIF stores them as one
+    frames = [Image.fromarray(f) for f in camera_path(astronaut_rgb, 320, 180, 12)[:6]]
+    gif = tmp_path / "pan.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    out = tmp_path / "out"
+    report = run_analysis([str(gif)], AnalyzeOptions(out=str(out), model=str(tiny_model_path),
+                                                     annotate=True, plots=False))
+    assert report.analysed == 1 and report.inputs[0].frames == 6, report.errors
+    table = read_table(out / "pan.csv")
+    assert table["frame"].tolist() == list(range(6)) and set(table["track_id"]) == {0}
+    assert table["time_s"].tolist() == pytest.approx([0.08 * i for i in range(6)])
+    import av
+
+    with av.open(str(out / "pan_annotated.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6

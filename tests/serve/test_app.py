@@ -97,6 +97,19 @@ def test_video_with_smoothing_annotation_and_plots(client, face_video):
     assert timeline.content.startswith(b"\x89PNG")
 
 
+def test_animated_gif_upload_is_analysed_as_a_video(client, astronaut_rgb):
+    from emoscope.inference.demo import camera_path
+
+    frames = [Image.fromarray(f) for f in camera_path(astronaut_rgb, 320, 180, 12)[:4]]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    response = upload(client, "pan.gif", buffer.getvalue(), "image/gif")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["kind"] == "video" and body["frames"] == 4
+    assert [r["frame"] for r in body["rows"]] == [0, 1, 2, 3]
+
+
 def test_results_are_bounded_and_ids_checked(make_client, photo_jpeg, one_torch_thread):
     client = make_client(keep_results=1)
     first = upload(client, "a.jpg", photo_jpeg, "image/jpeg", "?annotate=true").json()

@@ -15,7 +15,8 @@ from emoscope.errors import MediaError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jfif", ".ppm", ".pgm"}
+    {".jpg", ".jpeg", ".png", ".apng", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jfif", ".ppm",
+     ".pgm"}
 )
 
 # Frames larger than this are downscaled on load: face detectors work on a few hundred pixels

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from emoscope.data.animated import is_animated_image
 from emoscope.data.images import IMAGE_SUFFIXES, looks_like_image
 from emoscope.data.video import VIDEO_SUFFIXES
 from emoscope.errors import MediaError
@@ -31,10 +32,13 @@ class MediaInput:
 
 
 def media_kind(path: Path) -> Literal["image", "video"] | None:
-    """Kind by suffix; files with unknown suffixes are sniffed (image header, then container)."""
+    """Kind by suffix; files with unknown suffixes are sniffed (image header, then container).
+
+    Animated images (GIF, APNG, WebP) and multi-page TIFFs are videos: every frame is analysed.
+    """
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
-        return "image"
+        return "video" if is_animated_image(path) else "image"
     if suffix in VIDEO_SUFFIXES:
         return "video"
     if looks_like_image(path):
@@ -91,4 +95,6 @@ def resolve_input(path: str | Path) -> MediaInput:
 
 def file_kind(path: Path) -> Literal["image", "video"]:
     """Kind of a folder member (suffix already checked)."""
-    return "image" if path.suffix.lower() in IMAGE_SUFFIXES else "video"
+    if path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_image(path):
+        return "image"
+    return "video"

@@ -1,4 +1,5 @@
-"""Video files via PyAV (OpenCV as fallback) and live sources via OpenCV, as timed RGB frames.
+"""Video files via PyAV (OpenCV as fallback), animated images via PIL and live sources via
+OpenCV, as timed RGB frames.
 
 Times come from each frame's presentation timestamp, so variable frame rate video gets true
 times; ``every`` keeps every N-th decoded frame and ``fps`` keeps frames at a target rate.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoscope.data.animated import frames_animated, is_animated_image, probe_animated
 from emoscope.data.images import shrink_to_max_side
 from emoscope.errors import MediaError
 
@@ -89,6 +91,8 @@ class VideoReader:
         self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
+        if is_animated_image(self.path):
+            return probe_animated(self.path)
         try:
             return _probe_pyav(self.path)
         except MediaError as pyav_error:
@@ -100,7 +104,8 @@ class VideoReader:
             return info
 
     def __iter__(self) -> Iterator[Frame]:
-        frames = _frames_pyav if self.info.backend == "pyav" else _frames_opencv
+        frames = {"pyav": _frames_pyav, "pil": frames_animated}.get(self.info.backend,
+                                                                   _frames_opencv)
         for index, time_s, get_rgb in frames(self.path):
             if self.sampler.keep(index, time_s):
                 rgb, scale = shrink_to_max_side(get_rgb(), self.max_side)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emoscope.data.animated import is_animated_image
 from emoscope.data.audio import has_audio_stream, is_sound_only
 from emoscope.data.video import Frame
 from emoscope.errors import MediaError
@@ -138,6 +139,8 @@ class AnalysisEngine:
                 return result
             if kind == "image":
                 check_image(path, source)
+                if is_animated_image(path):  # a GIF, APNG or animated WebP: every frame
+                    kind = "video"
             try:
                 frames, _ = open_frames(path, kind, options.every, options.fps)
             except MediaError as err:
