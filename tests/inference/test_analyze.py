@@ -182,3 +182,15 @@ def test_animated_gif_is_analysed_frame_by_frame(tmp_path, astronaut_rgb, tiny_m
 
     with av.open(str(out / "pan_annotated.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 6
+
+
+def test_phone_video_stored_sideways_is_analysed_upright(tmp_path, astronaut_rgb,
+                                                         tiny_model_path):
+    from emoscope.inference.demo import camera_path
+    from media_fixtures import with_display_rotation
+
+    sideways = [np.rot90(f) for f in camera_path(astronaut_rgb, 320, 180, 12)[:4]]
+    path = with_display_rotation(write_video(sideways, tmp_path / "phone.mp4", fps=10), 90)
+    table = emoscope.analyze(path, model=str(tiny_model_path))
+    assert table["frame"].tolist() == [0, 1, 2, 3]  # one upright face per frame
+    assert (table["x2"] <= 320 + 1).all() and (table["y2"] <= 180 + 1).all()

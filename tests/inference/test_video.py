@@ -8,6 +8,7 @@ import pytest
 from emoscope.data.video import FrameSampler, StreamReader, VideoReader, _frames_opencv
 from emoscope.errors import MediaError
 from emoscope.inference.demo import write_video
+from media_fixtures import with_display_rotation
 
 
 def _frames(n: int, size=(64, 48)) -> list[np.ndarray]:
@@ -115,3 +116,16 @@ def test_opencv_fallback_when_pyav_cannot_open(face_video, monkeypatch):
     frames = list(reader)
     assert [f.index for f in frames] == list(range(0, 24, 3))
     assert frames[4].time_s == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("clockwise", [90, 180, 270])
+def test_display_rotation_is_applied(tmp_path, clockwise):
+    stored = np.zeros((48, 64, 3), np.uint8)
+    stored[:16, :16] = 255  # a white square in the stored top-left corner
+    path = with_display_rotation(write_video([stored] * 3, tmp_path / "phone.mp4", fps=10),
+                                 clockwise)
+    upright = np.rot90(stored, -clockwise // 90)  # np.rot90 turns counter-clockwise
+    frames = list(VideoReader(path))
+    assert len(frames) == 3 and frames[0].rgb.shape == upright.shape
+    white = frames[0].rgb.mean(axis=2) > 128
+    assert (white == (upright.mean(axis=2) > 128)).mean() > 0.97

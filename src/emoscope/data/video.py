@@ -164,12 +164,20 @@ def _frames_pyav(path: Path) -> Iterator[tuple[int, float, object]]:
                 else:
                     rate = float(stream.average_rate or 25)
                     time_s = index / rate
-                yield index, time_s, (lambda f=frame: f.to_ndarray(format="rgb24"))
+                yield index, time_s, (lambda f=frame: _upright_rgb(f))
         except av.FFmpegError as err:
             if index < 0:
                 raise MediaError(path, f"cannot decode video ({_ffmpeg_reason(err)})") from None
             log.warning("%s: decoding stopped after frame %d (%s)", path, index,
                         _ffmpeg_reason(err))
+
+
+def _upright_rgb(frame) -> np.ndarray:
+    """RGB pixels as the video is meant to be seen: phones store portrait video sideways with
+    a display matrix (``frame.rotation``, degrees counter-clockwise), as players and OpenCV do."""
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = round(getattr(frame, "rotation", 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 def _probe_opencv(path: Path) -> VideoInfo | None:
