@@ -109,3 +109,24 @@ def test_truncated_jpeg(tmp_path, astronaut_rgb):
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(MediaError, match="cut.jpg"):
         load_image(path)
+
+
+@pytest.mark.parametrize("suffix", [".heic", ".avif"])
+def test_phone_formats_heic_and_avif(tmp_path, astronaut_rgb, suffix):
+    path = tmp_path / f"photo{suffix}"
+    Image.fromarray(astronaut_rgb).save(path, quality=95)
+    image = load_image(path)
+    assert image.rgb.shape == (512, 512, 3) and image.rgb.dtype == np.uint8
+    assert np.abs(image.rgb.astype(int) - astronaut_rgb).mean() < 6  # lossy, but the photo
+
+
+def test_heic_orientation_is_applied_once(tmp_path):
+    stored = np.zeros((30, 60, 3), np.uint8)
+    stored[:, :20] = 255  # white band on the stored left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display turned 90 degrees clockwise, as phones write portrait photos
+    path = tmp_path / "portrait.heic"
+    Image.fromarray(stored).save(path, quality=95, exif=exif.tobytes())
+    rgb = load_image(path).rgb
+    assert rgb.shape[:2] == (60, 30)
+    assert rgb[:20].mean() > 200 and rgb[40:].mean() < 50  # the band is now on top

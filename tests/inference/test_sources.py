@@ -14,9 +14,8 @@ from emoscope.errors import MediaError
 def test_folder_is_recursive_sorted_and_skips_other_files(tmp_path, caplog, face_video):
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "deep").mkdir(parents=True)
-    for rel in ("b/2.png", "a/deep/1.jpg", "0.PNG"):
-        Image.new("RGB", (8, 8)).save(tmp_path / rel, format="PNG" if "png" in rel.lower()
-                                      else "JPEG")
+    for rel in ("b/2.png", "a/deep/1.jpg", "0.PNG", "b/IMG_3.HEIC"):
+        Image.new("RGB", (8, 8)).save(tmp_path / rel)
     (tmp_path / "c.mp4").write_bytes(face_video.read_bytes())
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / ".hidden.png").write_bytes(b"")
@@ -24,7 +23,7 @@ def test_folder_is_recursive_sorted_and_skips_other_files(tmp_path, caplog, face
         media = resolve_input(tmp_path)
     assert media.kind == "folder"
     names = [p.relative_to(tmp_path).as_posix() for p in media.files]
-    assert names == ["0.PNG", "a/deep/1.jpg", "b/2.png", "c.mp4"]
+    assert names == ["0.PNG", "a/deep/1.jpg", "b/2.png", "b/IMG_3.HEIC", "c.mp4"]
     assert [p.name for p in media.skipped] == ["notes.txt"]
     assert "notes.txt" in caplog.text
 

@@ -97,6 +97,17 @@ def test_video_with_smoothing_annotation_and_plots(client, face_video):
     assert timeline.content.startswith(b"\x89PNG")
 
 
+def test_heic_phone_photo_upload(client, astronaut_rgb):
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut_rgb).save(buffer, "HEIF", quality=90)
+    response = upload(client, "IMG_0001.HEIC", buffer.getvalue(), "image/heic")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["kind"] == "image" and body["faces"] == 1 and body["source"] == "IMG_0001.HEIC"
+    row = body["rows"][0]
+    assert abs(row["x1"] - ASTRONAUT_FACE[0]) < 25 and abs(row["y2"] - ASTRONAUT_FACE[3]) < 25
+
+
 def test_animated_gif_upload_is_analysed_as_a_video(client, astronaut_rgb):
     from emoscope.inference.demo import camera_path
 

@@ -21,7 +21,9 @@ def upload(client, name, data, content_type, query=""):
     (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", ("video", ".mp4")),
     (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81", ("video", ".mkv")),
     (b"RIFF\x10\x00\x00\x00AVI LIST", ("video", ".avi")),
-    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", None),  # HEIF still: not decodable here
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", ("image", ".heic")),  # phone photo
+    (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00", ("image", ".avif")),
+    (b"\x00\x00\x00\x18ftypmsf1\x00\x00\x00\x00", None),  # HEIF image sequence
     (b"<html><body>hi</body></html>", None),
     (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", None),
 ])

@@ -16,8 +16,23 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".apng", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jfif", ".ppm",
-     ".pgm"}
+     ".pgm", ".heic", ".heif", ".avif"}
 )
+HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+
+
+def _register_heif() -> bool:
+    """Phones save photos as HEIC: pillow-heif teaches PIL to read them (it applies the
+    rotation and resets the EXIF orientation, so nothing turns twice)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+HEIF_READABLE = _register_heif()
 
 # Frames larger than this are downscaled on load: face detectors work on a few hundred pixels
 # and a 10,000 x 10,000 RGB image alone would take 300 MB.
@@ -145,6 +160,8 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
         raise MediaError(path, "file not found")
     if path.stat().st_size == 0:
         raise MediaError(path, "empty file")
+    if path.suffix.lower() in HEIF_SUFFIXES and not HEIF_READABLE:
+        raise MediaError(path, "HEIC/HEIF images need pillow-heif (pip install pillow-heif)")
     try:
         return _read_with_pil(path, max_side)
     except MediaError:

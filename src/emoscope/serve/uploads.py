@@ -15,6 +15,7 @@ from emoscope.data.video import VIDEO_SUFFIXES
 MEDIA_TYPES = {
     "image/jpeg": "image", "image/png": "image", "image/gif": "image", "image/bmp": "image",
     "image/x-ms-bmp": "image", "image/tiff": "image", "image/webp": "image",
+    "image/heic": "image", "image/heif": "image", "image/avif": "image", "image/apng": "image",
     "video/mp4": "video", "video/quicktime": "video", "video/webm": "video",
     "video/x-matroska": "video", "video/x-msvideo": "video", "video/avi": "video",
     "video/x-m4v": "video", "video/mpeg": "video",
@@ -28,7 +29,10 @@ _AUDIO_CONTAINERS = {".mp4", ".mkv"}
 # the magic bytes then decide alone.
 UNSPECIFIED_TYPE = "application/octet-stream"
 SNIFF_BYTES = 16
-_STILL_BRANDS = {b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis"}
+# ISO media brands of HEIF/AVIF stills (phone photos) and of their image sequences, which
+# are refused: neither PIL nor PyAV reads those.
+_STILL_BRANDS = {b"heic": ".heic", b"heix": ".heic", b"mif1": ".heic", b"avif": ".avif"}
+_SEQUENCE_BRANDS = {b"hevc", b"msf1", b"avis"}
 _AUDIO_BRANDS = {b"M4A ", b"M4B "}
 _KIND_PHRASE = {"image": "an image", "video": "a video", "audio": "audio"}
 
@@ -68,10 +72,13 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "video", ".avi"
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
         return "audio", ".wav"
-    if head[4:8] == b"ftyp":  # ISO media; HEIF/AVIF stills share the box but not the decoder
-        if head[8:12] in _AUDIO_BRANDS:
+    if head[4:8] == b"ftyp":  # ISO media: mp4/mov video, m4a audio, HEIF/AVIF stills
+        brand = head[8:12]
+        if brand in _AUDIO_BRANDS:
             return "audio", ".m4a"
-        return None if head[8:12] in _STILL_BRANDS else ("video", ".mp4")
+        if brand in _STILL_BRANDS:
+            return "image", _STILL_BRANDS[brand]
+        return None if brand in _SEQUENCE_BRANDS else ("video", ".mp4")
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", ".mkv"
     if head.startswith(b"\x00\x00\x01\xba") or head.startswith(b"\x00\x00\x01\xb3"):
