@@ -119,3 +119,30 @@ def write_crema_d(root: Path, actors=(1001, 1002, 1003), sentences=("IEO", "TIE"
     header = ",FileName,VoiceVote,VoiceLevel,FaceVote,FaceLevel,MultiModalVote,MultiModalLevel"
     (results / "summaryTable.csv").write_text("\n".join([header, *rows]) + "\n")
     return root
+
+
+def speech_card(name: str, architecture: str, kwargs: dict, frames: int = 101):
+    """The card of a RAVDESS-labelled speech model on 1 s log-mel crops (``frames`` wide)."""
+    from emoscope.data.audio import AudioFrontEnd
+    from emoscope.labels import RAVDESS_LABELS
+    from emoscope.models.backbones import Preprocessing
+    from emoscope.models.checkpoint import ModelCard
+
+    return ModelCard(name=name, architecture=architecture, architecture_kwargs=kwargs,
+                     label_space=RAVDESS_LABELS, task="speech_emotion",
+                     preprocessing=Preprocessing((1, 64, frames), (0.0,), (1.0,)),
+                     extra={"audio": AudioFrontEnd().to_dict(), "crop_seconds": 1.0})
+
+
+def save_tiny_speech_model(folder: Path) -> Path:
+    """An untrained two-layer speech CNN saved as ``folder/tiny_speech`` (seeded)."""
+    import torch
+
+    from emoscope.models.checkpoint import save_model
+    from emoscope.models.speech import SpeechCNN
+
+    torch.manual_seed(0)
+    kwargs = {"num_classes": 8, "channels": [16, 16], "kernel": 3}
+    model = SpeechCNN(**kwargs).eval()
+    return save_model(model, speech_card("tiny-speech", "speech_cnn", kwargs),
+                      folder / "tiny_speech")

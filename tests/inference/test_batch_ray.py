@@ -15,6 +15,7 @@ from PIL import Image
 from emoscope.inference.analyze import AnalyzeOptions, run_analysis
 from emoscope.inference.batch_ray import BatchOptions, analyse_input, run_batch
 from emoscope.inference.writers import read_table
+from speech_fixtures import emotion_tone, save_tiny_speech_model, write_av_clip
 
 pytestmark = pytest.mark.slow
 
@@ -33,17 +34,24 @@ def flaky_task(raw: str, stem: str, options: dict, out_dir: str) -> dict:
 
 @pytest.fixture
 def media(tmp_path, astronaut_rgb, face_video):
+    import soundfile as sf
+
+    from emoscope.inference.demo import camera_path
+
     folder = tmp_path / "in"
     folder.mkdir()
     Image.fromarray(astronaut_rgb).save(folder / "astronaut.jpg")
     Image.fromarray(astronaut_rgb[:, ::-1].copy()).save(folder / "mirrored.png")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    sf.write(str(folder / "speech.wav"), emotion_tone(3, seconds=1.5), 16000)
+    talk = write_av_clip(folder / "talk.mp4", frames=camera_path(astronaut_rgb, 320, 180, 24))
     return [folder / "astronaut.jpg", face_video, folder / "mirrored.png", folder / "broken.jpg",
-            folder / "missing.mp4"]
+            folder / "missing.mp4", folder / "speech.wav", talk]
 
 
 def test_ray_run_equals_single_process_run(tmp_path, media, tiny_model_path):
-    options = dict(model=str(tiny_model_path), fps=6, smooth=3)
+    speech = save_tiny_speech_model(tmp_path)
+    options = dict(model=str(tiny_model_path), fps=6, smooth=3, voice_model=str(speech))
     single = run_analysis([str(p) for p in media], AnalyzeOptions(
         out=str(tmp_path / "single"), **options), on_error=lambda _: None)
     errors: list[str] = []
@@ -54,9 +62,12 @@ def test_ray_run_equals_single_process_run(tmp_path, media, tiny_model_path):
                        AnalyzeOptions(out=str(tmp_path / "ray" / "out"), **options),
                        BatchOptions(workers=2, retries=1), on_error=errors.append,
                        task=flaky_task)
-    assert single.analysed == 3 and report.analysis.analysed == 3
-    for stem in ("astronaut", "face", "mirrored"):  # one table and one summary per input
-        for name in (f"{stem}.csv", f"{stem}_tracks.csv"):
+    assert single.analysed == 5 and report.analysis.analysed == 5
+    outputs = {"astronaut": ("", "_tracks"), "face": ("", "_tracks"),
+               "mirrored": ("", "_tracks"), "speech": ("_voice",),
+               "talk": ("", "_tracks", "_voice")}  # the voice timelines of audio and video
+    for stem, suffixes in outputs.items():  # one table and one summary per input
+        for name in (f"{stem}{suffix}.csv" for suffix in suffixes):
             expected = read_table(tmp_path / "single" / name)
             got = read_table(tmp_path / "ray" / "out" / name)
             assert len(expected) > 0

@@ -8,31 +8,23 @@ import pandas as pd
 import pytest
 import torch
 
-from emoscope.data.audio import AudioFrontEnd, load_audio
+from emoscope.data.audio import load_audio
 from emoscope.errors import UserError
 from emoscope.inference.av_fusion import label_map, late_fusion
 from emoscope.labels import FER2013_LABELS, RAVDESS_LABELS
-from emoscope.models.backbones import Preprocessing
-from emoscope.models.checkpoint import ModelCard, save_model
-from speech_fixtures import emotion_tone, write_audio_only_mp4, write_av_clip
-
-
-def _card(name, architecture, kwargs, frames=101):
-    return ModelCard(name=name, architecture=architecture, architecture_kwargs=kwargs,
-                     label_space=RAVDESS_LABELS, task="speech_emotion",
-                     preprocessing=Preprocessing((1, 64, frames), (0.0,), (1.0,)),
-                     extra={"audio": AudioFrontEnd().to_dict(), "crop_seconds": 1.0})
+from emoscope.models.checkpoint import save_model
+from speech_fixtures import (
+    emotion_tone,
+    save_tiny_speech_model,
+    speech_card,
+    write_audio_only_mp4,
+    write_av_clip,
+)
 
 
 @pytest.fixture(scope="module")
 def speech_model(tmp_path_factory):
-    from emoscope.models.speech import SpeechCNN
-
-    torch.manual_seed(0)
-    kwargs = {"num_classes": 8, "channels": [16, 16], "kernel": 3}
-    model = SpeechCNN(**kwargs).eval()
-    return save_model(model, _card("tiny-speech", "speech_cnn", kwargs),
-                      tmp_path_factory.mktemp("speech") / "tiny_speech")
+    return save_tiny_speech_model(tmp_path_factory.mktemp("speech"))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +35,7 @@ def av_model(tmp_path_factory):
     kwargs = {"num_classes": 8, "face_size": 32, "face_channels": [8, 8],
               "audio_channels": [16, 16], "hidden": 16}
     model = AudioVisualIntermediate(**kwargs).eval()
-    return save_model(model, _card("tiny-av", "av_intermediate", kwargs),
+    return save_model(model, speech_card("tiny-av", "av_intermediate", kwargs),
                       tmp_path_factory.mktemp("av") / "tiny_av")
 
 
@@ -208,7 +200,7 @@ def test_analyze_cli_voice_options(tmp_path, speech_model, one_torch_thread):
                                    "--voice-model", str(speech_model), "--voice-hop", "0.25",
                                    "--no-plots"])
     assert run.exit_code == 0, run.output
-    assert "a.flac: 3 frame(s)" in run.output  # windows starting at 0, 0.25 and 0.5 s
+    assert "a.flac: 3 voice window(s)" in run.output  # windows start at 0, 0.25 and 0.5 s
     assert (out / "a_voice.csv").is_file() and not (out / "a_av_timeline.png").exists()
     bad = CliRunner().invoke(app, ["analyze", str(tmp_path / "a.flac"), "--out", str(out),
                                    "--fusion", "early"])
@@ -229,7 +221,8 @@ def test_voice_timeline_with_onnx_runtime_matches_torch(tmp_path, one_torch_thre
     kwargs = {"num_classes": 8, "channels": [16, 16], "kernel": 3}
     # a 3 s card, like the shipped model's: the 1 s windows need ONNX's dynamic time axis
     model = save_model(SpeechCNN(**kwargs).eval(),
-                       _card("tiny-3s", "speech_cnn", kwargs, frames=301), tmp_path / "tiny_3s")
+                       speech_card("tiny-3s", "speech_cnn", kwargs, frames=301),
+                       tmp_path / "tiny_3s")
     sf.write(str(tmp_path / "speech.wav"), emotion_tone(3, seconds=2.2, rate=16000), 16000)
     torch_table = VoiceAnalyzer(str(model)).timeline(tmp_path / "speech.wav")
     onnx_analyzer = VoiceAnalyzer(str(model), runtime="onnx")

@@ -53,7 +53,9 @@ def _report(report) -> None:
             table = next((f for f in item.files if f.suffix in (".csv", ".json", ".parquet")),
                          None)
             where = f" -> {table}" if table else ""
-            typer.echo(f"{item.path}: {item.frames} frame(s), {item.faces} face(s){where}")
+            found = (f"{item.voice_windows} voice window(s)" if item.voice_windows
+                     else f"{item.frames} frame(s), {item.faces} face(s)")
+            typer.echo(f"{item.path}: {found}{where}")
     if report.analysed == 0:
         raise UserError(f"nothing could be analysed ({len(report.inputs)} input(s) failed)")
     failed = len(report.inputs) - report.analysed

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from emoscope.data.sources import MediaInput
 from emoscope.errors import MediaError, UserError
 from emoscope.inference.sources_run import SourceRun, open_frames
 from emoscope.inference.writers import WRITERS
@@ -80,6 +81,7 @@ class InputReport:
     ok: bool
     faces: int = 0
     frames: int = 0
+    voice_windows: int = 0  # rows of an audio file's voice timeline
     files: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -137,8 +139,6 @@ def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
                  progress: Progress | None = None, collect: bool = False,
                  on_error: Callable[[str], None] | None = None) -> AnalysisReport:
     """Analyse every input; errors are reported per input (``on_error``), never raised."""
-    from emoscope.data.sources import resolve_input
-
     options.validate()
     if not inputs:
         raise UserError("no inputs given")
@@ -149,7 +149,7 @@ def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
         out_dir.mkdir(parents=True, exist_ok=True)
         _save_options(options, out_dir)
     analyzer = build_analyzer(options)
-    from emoscope.inference.voice import VoiceStage, is_audio_file
+    from emoscope.inference.voice import VoiceStage
 
     voice = VoiceStage(options, out_dir)
     progress = progress or Progress()
@@ -158,30 +158,50 @@ def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,
     try:
         for raw in inputs:
             try:
-                if options.voice and is_audio_file(raw):  # the voice timeline alone
-                    reports.append(voice.audio_input(Path(raw), _unique_stem(Path(raw).stem,
-                                                                             used)))
-                    for error in reports[-1].errors:
-                        (on_error or log.error)(error)
-                    continue
-                media = resolve_input(raw)
+                name, media = classify_input(raw, options)
             except MediaError as err:
                 reports.append(InputReport(str(raw), False, errors=[str(err)]))
                 (on_error or log.error)(str(err))
                 continue
-            run = SourceRun(media, _unique_stem(media.name, used), options, analyzer, out_dir,
-                            progress, collect, on_error or log.error)
-            reports.append(run.execute())
-            if options.voice and media.kind == "video" and reports[-1].ok:
-                reports[-1].files.extend(voice.video_input(media.path, run.stem,
-                                                           _face_table(run, reports[-1]),
-                                                           list(analyzer.labels)))
-            if collect and run.collected is not None:
-                tables.append(run.collected)
+            report, table = analyse_one(raw, media, _unique_stem(name, used), options, analyzer,
+                                        voice, out_dir, progress, collect, on_error or log.error)
+            reports.append(report)
+            if table is not None:
+                tables.append(table)
     finally:
         analyzer.detector.close()
     table = pd.concat(tables, ignore_index=True) if collect and tables else None
     return AnalysisReport(reports, table)
+
+
+def classify_input(raw: str | Path, options: AnalyzeOptions) -> tuple[str, MediaInput | None]:
+    """(name its outputs are stemmed from, the resolved media); media is None for an audio
+    file, which gets the voice timeline alone. MediaError for what cannot be analysed."""
+    from emoscope.data.sources import resolve_input
+    from emoscope.inference.voice import is_audio_file
+
+    if options.voice and is_audio_file(raw):
+        return Path(raw).stem, None
+    media = resolve_input(raw)
+    return media.name, media
+
+
+def analyse_one(raw: str | Path, media: MediaInput | None, stem: str, options: AnalyzeOptions,
+                analyzer, voice, out_dir: Path | None, progress: Progress, collect: bool,
+                on_error: Callable[[str], None]) -> tuple[InputReport, pd.DataFrame | None]:
+    """One classified input, as ``run_analysis`` and each Ray task analyse it: its report and,
+    with ``collect``, its face rows."""
+    if media is None:
+        report = voice.audio_input(Path(raw), stem)
+        for error in report.errors:
+            on_error(error)
+        return report, None
+    run = SourceRun(media, stem, options, analyzer, out_dir, progress, collect, on_error)
+    report = run.execute()
+    if options.voice and media.kind == "video" and report.ok:
+        report.files.extend(voice.video_input(media.path, run.stem, _face_table(run, report),
+                                              list(analyzer.labels)))
+    return report, run.collected if collect else None
 
 
 def _face_table(run: SourceRun, report: InputReport) -> pd.DataFrame | None:

@@ -31,6 +31,8 @@ from emoscope.inference.analyze import (
     Progress,
     _save_options,
     _unique_stem,
+    analyse_one,
+    classify_input,
 )
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class BatchReport:
 # --- on the workers --------------------------------------------------------------------------
 
 _ANALYZERS: dict[str, Any] = {}  # one detector + model per worker process and option set
+_VOICES: dict[str, Any] = {}  # and one speech model
 
 
 def _analyzer(options: AnalyzeOptions):
@@ -92,23 +95,29 @@ def _analyzer(options: AnalyzeOptions):
     return _ANALYZERS[key]
 
 
+def _voice(options: AnalyzeOptions, out_dir: Path):
+    from emoscope.inference.voice import VoiceStage
+
+    key = repr((sorted(asdict(options).items()), str(out_dir)))
+    if key not in _VOICES:
+        _VOICES[key] = VoiceStage(options, out_dir)
+    return _VOICES[key]
+
+
 def analyse_input(raw: str, stem: str, options: dict[str, Any], out_dir: str) -> dict[str, Any]:
     """Analyse one input on this worker into ``out_dir`` exactly as ``run_analysis`` would."""
-    from emoscope.data.sources import resolve_input
-    from emoscope.inference.sources_run import SourceRun
-
     started = time.perf_counter()
     opts = AnalyzeOptions(**options)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     errors: list[str] = []
     try:
-        media = resolve_input(raw)
+        _, media = classify_input(raw, opts)
     except MediaError as err:
         report = InputReport(raw, False, errors=[str(err)])
     else:
-        run = SourceRun(media, stem, opts, _analyzer(opts), Path(out_dir), Progress(), False,
-                        errors.append)
-        report = run.execute()
+        report, _ = analyse_one(raw, media, stem, opts, _analyzer(opts),
+                                _voice(opts, Path(out_dir)), Path(out_dir), Progress(), False,
+                                errors.append)
     return {"report": report, "seconds": time.perf_counter() - started, "worker": worker}
 
 
@@ -154,23 +163,21 @@ def _start_ray(batch: BatchOptions, temp_dir: str | None):
     return ray
 
 
-def _plan(inputs: Sequence[str | Path], on_error: Callable[[str], None]
+def _plan(inputs: Sequence[str | Path], options: AnalyzeOptions, on_error: Callable[[str], None]
           ) -> tuple[list[FileStatus], dict[int, InputReport]]:
     """Stems in input order, as ``run_analysis`` gives them; missing inputs fail here."""
-    from emoscope.data.sources import resolve_input
-
     used: set[str] = set()
     plan, failed = [], {}
     for raw in inputs:
         try:
-            media = resolve_input(raw)
+            name, _ = classify_input(raw, options)
         except MediaError as err:
             on_error(str(err))
             item = FileStatus(str(raw), "", "failed", error=str(err))
             failed[id(item)] = InputReport(str(raw), False, errors=[str(err)])
             plan.append(item)
             continue
-        plan.append(FileStatus(str(raw), _unique_stem(media.name, used)))
+        plan.append(FileStatus(str(raw), _unique_stem(name, used)))
     return plan, failed
 
 
@@ -190,7 +197,7 @@ def run_batch(inputs: Sequence[str | Path], options: AnalyzeOptions, batch: Batc
     out_dir.mkdir(parents=True, exist_ok=True)
     options = AnalyzeOptions(**{**asdict(options), "out": str(out_dir)})
     _save_options(options, out_dir)
-    plan, reports = _plan(inputs, on_error)
+    plan, reports = _plan(inputs, options, on_error)
     todo = [item for item in plan if item.status == "pending"]
     progress = progress or Progress()
     if todo:

@@ -132,7 +132,7 @@ class VoiceStage:
         except MediaError as err:
             report.errors.append(str(err))
             return report
-        report.ok, report.frames = True, len(table)
+        report.ok, report.voice_windows = True, len(table)
         report.files.extend(self._write(table, stem, "voice"))
         report.files.extend(self._plot(None, table, None, stem))
         return report
