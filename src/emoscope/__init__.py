@@ -15,12 +15,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:
     from emoscope.inference.analyze import AnalyzeOptions, analyze
+    from emoscope.inference.in_memory import EmotionAnalyzer
 
-__all__ = ["AnalyzeOptions", "analyze", "__version__"]
+__all__ = ["AnalyzeOptions", "EmotionAnalyzer", "analyze", "__version__"]
 
 # Heavy imports (torch, mediapipe, matplotlib) wait until a name is used: ``import emoscope``
 # stays light for the CLI and for tools that only read versions.
-_LAZY = {"analyze": "emoscope.inference.analyze", "AnalyzeOptions": "emoscope.inference.analyze"}
+_LAZY = {"analyze": "emoscope.inference.analyze", "AnalyzeOptions": "emoscope.inference.analyze",
+         "EmotionAnalyzer": "emoscope.inference.in_memory"}
 
 
 def __getattr__(name: str) -> Any:

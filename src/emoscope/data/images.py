@@ -91,6 +91,36 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+def array_to_rgb(image: np.ndarray | Image.Image, channels: str = "rgb") -> np.ndarray:
+    """An image held in memory -> contiguous (H, W, 3) uint8 RGB.
+
+    Arrays may be grey (H, W) or (H, W, 1), colour (H, W, 3) or with alpha (H, W, 4), of any
+    integer or float type (16-bit and 0..1 floats are scaled); ``channels="bgr"`` for
+    OpenCV's order. PIL images are read in their own mode.
+    """
+    if isinstance(image, Image.Image):
+        return pil_to_rgb(image)
+    if channels not in ("rgb", "bgr"):
+        raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or \
+            min(array.shape[:2]) == 0:
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape "
+                         f"{array.shape}")
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"expected integer or float pixels, got {array.dtype}")
+    array = _to_uint8(array)
+    if array.ndim == 2:
+        return np.ascontiguousarray(np.repeat(array[..., None], 3, axis=2))
+    if channels == "bgr":
+        array = array[..., [2, 1, 0, 3][: array.shape[2]]]
+    if array.shape[2] == 4:
+        array = _flatten_alpha(array)
+    return np.ascontiguousarray(array)
+
+
 def shrink_to_max_side(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """Area-downscale so the longer side is at most ``max_side``; returns (image, factor)."""
     height, width = rgb.shape[:2]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from emoscope.data.sources import MediaInput
@@ -224,13 +225,18 @@ def _save_options(options: AnalyzeOptions, out_dir: Path) -> None:
                                                                      sort_keys=False))
 
 
-def analyze(path_or_paths: str | Path | Sequence[str | Path], **options: object) -> pd.DataFrame:
+def analyze(path_or_paths, **options: object) -> pd.DataFrame:
     """Analyse images, folders or videos; one row per face per analysed frame.
 
     Keyword options are the fields of ``AnalyzeOptions`` (``out=`` also writes the files).
     Inputs that cannot be read are logged and skipped; if none can be analysed the first
-    error is raised.
+    error is raised. Images in memory (numpy arrays or PIL images, or a list of them; add
+    ``channels="bgr"`` for OpenCV's order) are analysed directly (``EmotionAnalyzer``).
     """
+    if _in_memory(path_or_paths):
+        from emoscope.inference.in_memory import analyze_arrays
+
+        return analyze_arrays(path_or_paths, **options)
     if isinstance(path_or_paths, (str, Path)):
         path_or_paths = [path_or_paths]
     try:
@@ -247,6 +253,13 @@ def analyze(path_or_paths: str | Path | Sequence[str | Path], **options: object)
     from emoscope.inference.writers import empty_table, result_columns
 
     return empty_table(result_columns([], False))
+
+
+def _in_memory(value: object) -> bool:
+    from PIL import Image
+
+    items = value if isinstance(value, (list, tuple)) and value else [value]
+    return all(isinstance(v, (np.ndarray, Image.Image)) for v in items)
 
 
 __all__ = ["AnalyzeOptions", "AnalysisReport", "InputReport", "Progress", "analyze",

@@ -64,6 +64,13 @@ class FrameAnalyzer:
     def labels(self) -> list[str]:
         return self.predictor.labels
 
+    def columns(self) -> dict[str, str]:
+        """Column name -> dtype of the per-face table this model and smoothing produce."""
+        from emoscope.inference.writers import result_columns
+
+        return result_columns(self.labels, self.predictor.has_valence_arousal,
+                              self.smoother.enabled, getattr(self.predictor, "au_labels", ()))
+
     def reset(self) -> None:
         """Start a new, unrelated stream: fresh track ids and smoothing state."""
         self.tracker.reset()

@@ -20,7 +20,6 @@ from emoscope.inference.writers import (
     TableWriter,
     empty_table,
     open_writer,
-    result_columns,
     rows_to_frame,
     write_table,
 )
@@ -65,8 +64,7 @@ class SourceRun:
         labels = analyzer.labels
         self.labels = labels
         self.has_va = analyzer.predictor.has_valence_arousal
-        self.columns = result_columns(labels, self.has_va, analyzer.smoother.enabled,
-                                      getattr(analyzer.predictor, "au_labels", ()))
+        self.columns = analyzer.columns()
         self.summary = TrackSummary(labels, self.has_va,
                                     getattr(analyzer.predictor, "au_labels", ()))
         self.writer: TableWriter | None = None

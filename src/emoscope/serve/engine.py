@@ -26,7 +26,7 @@ from emoscope.inference.analyze import AnalyzeOptions, build_analyzer
 from emoscope.inference.pipeline import FrameAnalyzer, result_rows
 from emoscope.inference.smoothing import TrackSmoother
 from emoscope.inference.voice import VoiceAnalyzer, voice_columns
-from emoscope.inference.writers import conform, result_columns, rows_to_frame
+from emoscope.inference.writers import conform, rows_to_frame
 from emoscope.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -237,9 +237,7 @@ class AnalysisEngine:
                 written = video.close()
                 if written is not None:
                     files["annotated"] = written
-        columns = result_columns(self.labels, self.has_valence_arousal,
-                                 analyzer.smoother.enabled,
-                                 getattr(analyzer.predictor, "au_labels", ()))
+        columns = analyzer.columns()
         table = conform(rows_to_frame(rows, columns), columns)
         if options.plots and out_dir is not None:
             files.update(self._plots(table, out_dir, options))
