@@ -83,8 +83,28 @@ def route_study_flags(argv: list[str]) -> list[str]:
     return routed
 
 
+def _usage_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(usage errors, exits, aborts) as click defines them and, from typer 0.22 on, as typer's
+    vendored copy of click does; a usage error of either kind must print one line, not a
+    traceback."""
+    import click
+
+    errors, exits, aborts = [click.ClickException], [click.exceptions.Exit], [click.Abort]
+    try:
+        from typer import exceptions as typer_exceptions
+        from typer._click import exceptions as vendored
+    except ImportError:  # typer before it vendored click
+        pass
+    else:
+        errors.append(vendored.ClickException)
+        exits.append(typer_exceptions.Exit)
+        aborts.append(typer_exceptions.Abort)
+    return tuple(errors), tuple(exits), tuple(aborts)
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
+    usage_errors, exits, aborts = _usage_exception_types()
     try:
         code = app(args=route_study_flags(sys.argv)[1:], standalone_mode=False)
     except UserError as err:
@@ -93,20 +113,16 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as err:  # click usage errors and aborts arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Exit):
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except usage_errors as err:  # non-standalone mode hands click's usage errors to us
+        err.show()
+        sys.exit(err.exit_code)
+    except exits as err:
+        sys.exit(err.exit_code)
+    except aborts:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
     if isinstance(code, int) and code != 0:
         sys.exit(code)
-
 
 if __name__ == "__main__":
     main()
