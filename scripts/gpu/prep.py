@@ -1,0 +1,52 @@
+"""On the GPU machine: unpack the FER2013 arrays into emoscope's own dataset cache for ROOT
+(so training reads exactly the arrays it reads here) and write the student's start
+(member 3 of the int8 teacher = shipped run 14, expanded) as a float32 model file."""
+import lzma
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, "src")
+import emoscope.data.fer2013 as fer
+from emoscope.data.faces import FaceArrays
+from emoscope.labels import FER2013_LABELS
+
+root = Path(sys.argv[1])
+
+
+def unmed(r):
+    r = r.astype(np.int16)
+    x = r.copy()
+    n, h, w = x.shape
+    for i in range(1, h):
+        for j in range(1, w):
+            left, u, ul = x[:, i, j - 1], x[:, i - 1, j], x[:, i - 1, j - 1]
+            mx, mn = np.maximum(left, u), np.minimum(left, u)
+            p = np.where(ul >= mx, mn, np.where(ul <= mn, mx, left + u - ul))
+            x[:, i, j] = (r[:, i, j] + p) & 255
+    return x.astype(np.uint8)
+
+
+def unpack(split):
+    raw = np.frombuffer(lzma.decompress(Path(f".gpu/data/{split}.xz").read_bytes()), np.uint8)
+    meta = lzma.decompress(Path(f".gpu/data/{split}_meta.xz").read_bytes())
+    names, labels = meta.split(b"\0", 1)
+    labels = np.frombuffer(labels, np.int8).astype(np.int64)
+    images = unmed(raw.reshape(len(labels), 48, 48))
+    return FaceArrays(images, labels, FER2013_LABELS, names.decode().split("\n"))
+
+
+if __name__ == "__main__":
+    (root / "train").mkdir(parents=True, exist_ok=True)
+    (root / "test").mkdir(parents=True, exist_ok=True)
+    arrays = {s: unpack(s) for s in ("train", "test")}
+    fer.read_folder_layout = lambda r, split, image_size=48: arrays[split]
+    for s in arrays:
+        a = fer.load_fer2013(root, s, cache_dir=".cache/datasets")
+        print(s, a.images.shape, np.bincount(a.labels), int(a.images.sum() % 1000003))
+    from emoscope.models.checkpoint import ModelCard, load_model, save_model
+    teacher, card = load_model(".gpu/teacher/gens-8-12-14.json")
+    member = ModelCard.from_dict(card.architecture_kwargs["members"][2], "teacher member 3")
+    print("student start:", member.name, member.scores)
+    save_model(teacher.members[2], member, "runs/gpu/init/fer2013-lite0")
