@@ -1,6 +1,9 @@
 """On the GPU machine: unpack the FER2013 arrays into emoscope's own dataset cache for ROOT
-(so training reads exactly the arrays it reads here) and write the student's start
-(member 3 of the int8 teacher = shipped run 14, expanded) as a float32 model file."""
+(so training there reads exactly the arrays it reads here) and write the student's start
+(member 3 of the int8 teacher = shipped run 14, expanded) as a float32 model file.
+
+    python scripts/gpu/prep.py ROOT
+"""
 import lzma
 import sys
 from pathlib import Path
@@ -8,17 +11,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, "src")
-import emoscope.data.fer2013 as fer
-from emoscope.data.faces import FaceArrays
-from emoscope.labels import FER2013_LABELS
-
-root = Path(sys.argv[1])
+import emoscope.data.fer2013 as fer  # noqa: E402
+from emoscope.data.faces import FaceArrays  # noqa: E402
+from emoscope.labels import FER2013_LABELS  # noqa: E402
 
 
-def unmed(r):
+def unmed(r: np.ndarray) -> np.ndarray:
+    """The inverse of ``pack.med_residual``, row by row (each pixel needs its decoded
+    neighbours), vectorised over the images."""
     r = r.astype(np.int16)
     x = r.copy()
-    n, h, w = x.shape
+    _, h, w = x.shape
     for i in range(1, h):
         for j in range(1, w):
             left, u, ul = x[:, i, j - 1], x[:, i - 1, j], x[:, i - 1, j - 1]
@@ -28,20 +31,33 @@ def unmed(r):
     return x.astype(np.uint8)
 
 
-def unpack(split):
-    raw = np.frombuffer(lzma.decompress(Path(f".gpu/data/{split}.xz").read_bytes()), np.uint8)
-    meta = lzma.decompress(Path(f".gpu/data/{split}_meta.xz").read_bytes())
+def unpack(split: str, data_dir: Path = Path(".gpu/data")) -> FaceArrays:
+    raw = np.frombuffer(lzma.decompress((data_dir / f"{split}.xz").read_bytes()), np.uint8)
+    meta = lzma.decompress((data_dir / f"{split}_meta.xz").read_bytes())
     names, labels = meta.split(b"\0", 1)
     labels = np.frombuffer(labels, np.int8).astype(np.int64)
     images = unmed(raw.reshape(len(labels), 48, 48))
     return FaceArrays(images, labels, FER2013_LABELS, names.decode().split("\n"))
 
 
+def seed_cache(root: Path, arrays: dict[str, FaceArrays], cache_dir: str) -> None:
+    """Write ``arrays`` where ``load_fer2013(root, split, cache_dir)`` looks first, by letting
+    the adapter itself cache them (an empty folder layout stands in for the images)."""
+    for split in arrays:
+        (root / split).mkdir(parents=True, exist_ok=True)
+    reader = fer.read_folder_layout
+    fer.read_folder_layout = lambda _root, split, image_size=48: arrays[split]
+    try:
+        for split in arrays:
+            fer.load_fer2013(root, split, cache_dir=cache_dir)
+    finally:
+        fer.read_folder_layout = reader
+
+
 if __name__ == "__main__":
-    (root / "train").mkdir(parents=True, exist_ok=True)
-    (root / "test").mkdir(parents=True, exist_ok=True)
+    root = Path(sys.argv[1])
     arrays = {s: unpack(s) for s in ("train", "test")}
-    fer.read_folder_layout = lambda r, split, image_size=48: arrays[split]
+    seed_cache(root, arrays, ".cache/datasets")
     for s in arrays:
         a = fer.load_fer2013(root, s, cache_dir=".cache/datasets")
         print(s, a.images.shape, np.bincount(a.labels), int(a.images.sum() % 1000003))

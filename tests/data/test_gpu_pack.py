@@ -1,0 +1,69 @@
+"""``scripts/gpu``: the lossless FER2013 pack that travels to a GPU machine, and the unpack
+that seeds emoscope's dataset cache there."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.synthetic_faces import write_fer2013_folders
+
+from emoscope.data.fer2013 import load_fer2013
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "gpu"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"gpu_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pack, prep = _script("pack"), _script("prep")
+
+
+def test_median_predictor_round_trips_every_byte_value():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    images[0] = 0
+    images[1] = 255
+    images[2, ::2] = 255  # stripes: the largest residuals wrap around modulo 256
+    residual = pack.med_residual(images)
+    assert residual.dtype == np.uint8 and residual.shape == images.shape
+    np.testing.assert_array_equal(prep.unmed(residual), images)
+
+
+def test_median_predictor_leaves_small_residuals_on_smooth_faces():
+    ramp = np.add.outer(np.arange(48), np.arange(48)).astype(np.uint8)[None]
+    residual = pack.med_residual(ramp).astype(np.int16)
+    wrapped = np.minimum(residual, 256 - residual)[:, 1:, 1:]
+    assert wrapped.max() <= 1  # a plane is predicted (almost) exactly
+
+
+def test_pack_then_seeded_cache_gives_the_same_arrays(tmp_path):
+    write_fer2013_folders(tmp_path / "fer", train_per_class=3, test_per_class=2)
+    original = {s: load_fer2013(tmp_path / "fer", s) for s in ("train", "test")}
+    for split, arrays in original.items():
+        pack.pack_split(arrays, split, tmp_path / "pack")
+    unpacked = {s: prep.unpack(s, tmp_path / "pack") for s in original}
+    cache = tmp_path / "cache"
+    prep.seed_cache(tmp_path / "empty", unpacked, str(cache))
+    assert len(list(cache.glob("fer2013-*.npz"))) == 2
+    for split, arrays in original.items():
+        seeded = load_fer2013(tmp_path / "empty", split, cache_dir=cache)
+        np.testing.assert_array_equal(seeded.images, arrays.images)
+        np.testing.assert_array_equal(seeded.labels, arrays.labels)
+        assert list(seeded.sources) == list(arrays.sources)
+    # the stand-in folders hold no images: without the cache there is nothing to read
+    assert not list((tmp_path / "empty").rglob("*.jpg"))
+
+
+def test_soft_labels_are_refused(tmp_path):
+    write_fer2013_folders(tmp_path / "fer", train_per_class=1, test_per_class=1)
+    arrays = load_fer2013(tmp_path / "fer", "test")
+    arrays.soft_labels = np.full((len(arrays), 7), 1 / 7, np.float32)
+    with pytest.raises(ValueError, match="soft labels"):
+        pack.pack_split(arrays, "test", tmp_path / "pack")
