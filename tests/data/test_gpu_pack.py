@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.synthetic_faces import write_fer2013_folders
 
 from emoscope.data.fer2013 import load_fer2013
+from synthetic_faces import write_fer2013_folders
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "gpu"
 
