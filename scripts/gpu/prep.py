@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, "src")
 import emoscope.data.fer2013 as fer  # noqa: E402
-from emoscope.data.faces import FaceArrays  # noqa: E402
+from emoscope.data.faces import FaceArrays, save_cache  # noqa: E402
 from emoscope.labels import FER2013_LABELS  # noqa: E402
 
 
@@ -41,17 +41,12 @@ def unpack(split: str, data_dir: Path = Path(".gpu/data")) -> FaceArrays:
 
 
 def seed_cache(root: Path, arrays: dict[str, FaceArrays], cache_dir: str) -> None:
-    """Write ``arrays`` where ``load_fer2013(root, split, cache_dir)`` looks first, by letting
-    the adapter itself cache them (an empty folder layout stands in for the images)."""
+    """Write ``arrays`` where ``load_fer2013(root, split, cache_dir)`` looks first (an empty
+    folder layout stands in for the images)."""
     for split in arrays:
         (root / split).mkdir(parents=True, exist_ok=True)
-    reader = fer.read_folder_layout
-    fer.read_folder_layout = lambda _root, split, image_size=48: arrays[split]
-    try:
-        for split in arrays:
-            fer.load_fer2013(root, split, cache_dir=cache_dir)
-    finally:
-        fer.read_folder_layout = reader
+    for split, split_arrays in arrays.items():
+        save_cache(split_arrays, fer.fer2013_cache_path(root, split, cache_dir))
 
 
 if __name__ == "__main__":

@@ -27,16 +27,15 @@ def main(budget: float) -> None:
         loss.backward()
         optimiser.step()
 
-    timed = 40 if device == "cuda" else 2
-    for _ in range(3 if device == "cpu" else 10):
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    warm_up, timed = (10, 40) if device == "cuda" else (3, 2)
+    for _ in range(warm_up):
         step()
-    if device == "cuda":
-        torch.cuda.synchronize()
+    sync()
     start = time.time()
     for _ in range(timed):
         step()
-    if device == "cuda":
-        torch.cuda.synchronize()
+    sync()
     seconds = (time.time() - start) / timed
     epoch = BATCHES_PER_EPOCH * seconds * OVERHEAD + 3
     print(f"step {seconds * 1000:.1f} ms, epoch estimate {epoch:.1f} s")

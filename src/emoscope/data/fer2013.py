@@ -138,14 +138,21 @@ def load_fer2013(root: str | Path, split: str = "train", cache_dir: str | Path |
     return arrays
 
 
+def fer2013_cache_path(root: Path, split: str, cache_dir: str | Path,
+                       image_size: int = 48) -> Path:
+    """Where :func:`load_fer2013` caches ``split`` of ``root``: keyed by the resolved root and
+    the modification time of its CSV (or of the root folder), so a changed copy is re-read."""
+    stamp = (find_csv(root) or root).stat().st_mtime_ns
+    key = cache_key(root.resolve(), stamp, image_size)
+    return Path(cache_dir) / f"fer2013-{split}-{key}.npz"
+
+
 def _load_fer2013_images(root: Path, split: str, cache_dir: str | Path | None,
                          image_size: int) -> FaceArrays:
     csv_path = find_csv(root)
     cache = None
     if cache_dir is not None:
-        stamp = (csv_path or root).stat().st_mtime_ns
-        key = cache_key(root.resolve(), stamp, image_size)
-        cache = Path(cache_dir) / f"fer2013-{split}-{key}.npz"
+        cache = fer2013_cache_path(root, split, cache_dir, image_size)
         cached = load_cache(cache, FER2013_LABELS)
         if cached is not None:
             return cached
