@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,16 @@ def _to_model_channels(batch: np.ndarray, grayscale: bool) -> torch.Tensor:
     return tensor.unsqueeze(1) if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)
 
 
+def model_input_batches(card: ModelCard, images: np.ndarray, batch_size: int = 256,
+                        device: str | torch.device = "cpu") -> Iterator[torch.Tensor]:
+    """Decoded uint8 faces as the normalised float batches the card's model takes."""
+    channels, height, _ = card.preprocessing.input_size
+    transform = FaceBatchTransform(height, card.preprocessing.mean, card.preprocessing.std)
+    for start in range(0, len(images), batch_size):
+        batch = _to_model_channels(images[start:start + batch_size], card.grayscale).to(device)
+        yield transform(batch, train=False)[:, :channels]
+
+
 @torch.inference_mode()
 def predict_probabilities(
     model: nn.Module,
@@ -57,15 +67,11 @@ def predict_probabilities(
 ) -> np.ndarray:
     """Softmax scores (N, model classes); with ``tta_flip`` the mean over the image and its
     mirror image."""
-    channels, height, _ = card.preprocessing.input_size
-    transform = FaceBatchTransform(height, card.preprocessing.mean, card.preprocessing.std)
     model = model.to(device).eval()
     if device == "cpu" or str(device).startswith("cpu"):
         model = model.to(memory_format=torch.channels_last)
     outputs = []
-    for start in range(0, len(images), batch_size):
-        batch = _to_model_channels(images[start:start + batch_size], card.grayscale).to(device)
-        inputs = transform(batch, train=False)[:, :channels]
+    for inputs in model_input_batches(card, images, batch_size, device):
         probs = model(inputs)["logits"].float().softmax(1)
         if tta_flip:
             probs = with_mirror_image(probs, lambda x: model(x)["logits"], inputs)
