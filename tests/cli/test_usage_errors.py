@@ -4,7 +4,6 @@ traceback, whichever copy of click (its own or typer's vendored one) raised the 
 from __future__ import annotations
 
 import pytest
-
 from tests.cli_runner import run_cli
 
 

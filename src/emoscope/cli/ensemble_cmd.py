@@ -1,4 +1,5 @@
-"""``emoscope ensemble``: one model file averaging several trained models or checkpoints."""
+"""``emoscope ensemble`` and ``emoscope soup``: one model file from several trained models or
+checkpoints, averaging their probabilities or their weights."""
 
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ from typing import Annotated
 
 import typer
 
+Members = Annotated[list[str], typer.Argument(
+    help="Model files or checkpoints (.safetensors, .json or .ckpt); a soup's share one "
+    "architecture.", show_default=False)]
+OutFile = Annotated[Path, typer.Option(
+    "--out", "-o", help="Model file to write (.safetensors + .json beside it).")]
+CardName = Annotated[str | None, typer.Option(
+    "--name", help="Name in the card (default: the file's name).")]
+
 
 def register(app: typer.Typer) -> None:
     @app.command("ensemble")
     def ensemble_command(
-        members: Annotated[list[str], typer.Argument(
-            help="Model files or checkpoints (.safetensors, .json or .ckpt) to average.",
-            show_default=False)],
-        out: Annotated[Path, typer.Option(
-            "--out", "-o", help="Ensemble file to write (.safetensors + .json beside it).")] = (
-            Path("ensemble.safetensors")),
-        name: Annotated[str | None, typer.Option(
-            "--name", help="Name in the card (default: the file's name).")] = None,
+        members: Members,
+        out: OutFile = Path("ensemble.safetensors"),
+        name: CardName = None,
         precision: Annotated[str, typer.Option(
             "--precision", help="How the weights are stored: float32, float16 (half the size) "
             "or int8 (convolution and linear weights in a quarter).")] = "float32",
@@ -44,14 +48,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("soup")
     def soup_command(
-        members: Annotated[list[str], typer.Argument(
-            help="Model files or checkpoints of one architecture (.safetensors, .json or .ckpt).",
-            show_default=False)],
-        out: Annotated[Path, typer.Option(
-            "--out", "-o", help="Model file to write (.safetensors + .json beside it).")] = (
-            Path("soup.safetensors")),
-        name: Annotated[str | None, typer.Option(
-            "--name", help="Name in the card (default: the file's name).")] = None,
+        members: Members,
+        out: OutFile = Path("soup.safetensors"),
+        name: CardName = None,
         bn_root: Annotated[Path | None, typer.Option(
             "--bn-root", help="Re-estimate the batch-norm statistics on faces of this "
             "dataset root (default: keep the averaged statistics).")] = None,
