@@ -42,23 +42,22 @@ def average_weights(paths: Sequence[str | Path], name: str = "soup",
     Integer buffers (batch-norm step counters) are taken from the first model."""
     if len(paths) < 2:
         raise UserError("a soup needs at least two models")
-    loaded = [load_model(path) for path in paths]
-    first_model, first_card = loaded[0]
-    for (_, card), path in zip(loaded[1:], paths[1:], strict=True):
+    first_model, first_card = load_model(paths[0])
+    # a running sum, so only two networks are ever in memory
+    sums = {key: value.clone() for key, value in first_model.state_dict().items()}
+    members = [{"name": first_card.name, "path": str(paths[0]), "scores": first_card.scores}]
+    for path in paths[1:]:
+        model, card = load_model(path)
         _same_network(first_card, card, str(path))
-    states = [model.state_dict() for model, _ in loaded]
-    averaged = {}
-    for key, value in states[0].items():
-        if value.is_floating_point():
-            averaged[key] = torch.stack([state[key].float() for state in states]).mean(0)
-        else:
-            averaged[key] = value.clone()
-    first_model.load_state_dict(averaged)
-    members = [{"name": card.name, "path": str(path), "scores": card.scores}
-               for (_, card), path in zip(loaded, paths, strict=True)]
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                sums[key] += value
+        members.append({"name": card.name, "path": str(path), "scores": card.scores})
+    first_model.load_state_dict({key: value / len(paths) if value.is_floating_point() else value
+                                 for key, value in sums.items()})
     card = dataclasses.replace(
         first_card, name=name, scores={}, command="",
-        data=f"weight soup of {len(loaded)}: {first_card.data}",
+        data=f"weight soup of {len(paths)}: {first_card.data}",
         recipe=json.dumps({"soup": [str(p) for p in paths]}),
         extra={**{k: v for k, v in first_card.extra.items() if k != "soup_members"},
                "soup_members": members})
