@@ -1,8 +1,10 @@
 # Run 15 on the GPU machine: function matching from run 14 with the int8 teacher of generations
-# 8, 12 and 14, as long a schedule as fits in the lease.
+# 8, 12 and 14, as long a schedule as fits in the lease. Staged by stage.sh (see there).
 set -u -o pipefail
 PY=${PY:-python3}
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
+OUT=${OUT:?set OUT to the folder that comes back}
+if [ -d .gpu/carry ]; then bash scripts/gpu/receive.sh --unpack || exit 4; fi
 $PY -c "import torch, timm, lightning, torchmetrics; print('torch', torch.__version__, 'timm', timm.__version__, 'lightning', lightning.__version__, 'torchmetrics', torchmetrics.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')"
 $PY scripts/gpu/prep.py /tmp/fer2013 || exit 3
 E=${EPOCHS:-$($PY scripts/gpu/probe.py ${FIT_SECONDS:-380} | tee /dev/stderr | tail -1)}

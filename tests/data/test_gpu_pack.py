@@ -4,6 +4,7 @@ that seeds emoscope's dataset cache there."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,44 @@ def test_soft_labels_are_refused(tmp_path):
     arrays.soft_labels = np.full((len(arrays), 7), 1 / 7, np.float32)
     with pytest.raises(ValueError, match="soft labels"):
         pack.pack_split(arrays, "test", tmp_path / "pack")
+
+
+def _carry(tmp_path: Path, payload: dict[str, bytes], part_bytes: int) -> Path:
+    """The layout stage.sh writes: the payload tarred, cut into parts, and a sha256 MANIFEST."""
+    stage = tmp_path / ".gpu" / "stage"
+    for name, data in payload.items():
+        (stage / name).parent.mkdir(parents=True, exist_ok=True)
+        (stage / name).write_bytes(data)
+    carry = tmp_path / ".gpu" / "carry"
+    carry.mkdir(parents=True)
+    subprocess.run(f"tar -C {stage} -cf - teacher data | split -b {part_bytes} -d -a 2 - "
+                   f"{carry}/part- && cd {carry} && sha256sum part-* > MANIFEST",
+                   shell=True, check=True)
+    return carry
+
+
+def _receive(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPTS / "receive.sh"), *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_receive_names_missing_parts_then_unpacks_the_payload_byte_for_byte(tmp_path):
+    rng = np.random.default_rng(1)
+    payload = {"teacher/t.safetensors": rng.bytes(30_000), "data/train.xz": rng.bytes(50_000)}
+    carry = _carry(tmp_path, payload, part_bytes=20_000)
+    parts = sorted(carry.glob("part-*"))
+    assert len(parts) == 5  # 80 kB of files plus tar headers, in 20 kB parts
+    held = parts[2].read_bytes()
+    parts[2].unlink()
+    report = _receive(tmp_path)
+    assert report.returncode == 0 and "missing: part-02" in report.stdout
+    refused = _receive(tmp_path, "--unpack")
+    assert refused.returncode == 4 and not (tmp_path / ".gpu" / "data").exists()
+    parts[2].write_bytes(held[:-1] + bytes([held[-1] ^ 1]))  # one flipped bit
+    damaged = _receive(tmp_path, "--unpack")
+    assert damaged.returncode == 4 and "damaged" in damaged.stderr
+    parts[2].write_bytes(held)
+    done = _receive(tmp_path, "--unpack")
+    assert done.returncode == 0, done.stderr
+    for name, data in payload.items():
+        assert (tmp_path / ".gpu" / name).read_bytes() == data
