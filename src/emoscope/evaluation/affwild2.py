@@ -33,7 +33,7 @@ from torchmetrics.functional.classification import (
 
 from emoscope.evaluation.multilabel import ccc
 from emoscope.labels import AFFWILD2_ACTION_UNITS, AFFWILD2_EXPRESSIONS
-from emoscope.utils.files import atomic_write_text
+from emoscope.utils.files import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -147,23 +147,13 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
-
-
 def write_report(report: dict[str, Any], folder: str | Path,
                  stem: str = "affwild2_metrics") -> tuple[Path, Path]:
     """``<stem>.txt`` and ``<stem>.json`` (NaN as null), written atomically."""
     folder = Path(folder)
     text, data = folder / f"{stem}.txt", folder / f"{stem}.json"
     atomic_write_text(text, format_report(report))
-    atomic_write_text(data, json.dumps(_clean(report), indent=2) + "\n")
+    atomic_write_json(data, report)
     return text, data
 
 

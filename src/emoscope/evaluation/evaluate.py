@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from emoscope.evaluation.metrics import classification_report
 from emoscope.labels import canonical_label
 from emoscope.models.checkpoint import ModelCard
 from emoscope.models.ensemble import with_mirror_image
-from emoscope.utils.files import atomic_write_text
+from emoscope.utils.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -170,5 +169,5 @@ def evaluate_model(
 def write_report(report: dict[str, Any], path: str | Path) -> Path:
     """The report as indented JSON, written atomically."""
     path = Path(path)
-    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    atomic_write_json(path, report)
     return path

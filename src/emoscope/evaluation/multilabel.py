@@ -11,14 +11,13 @@ may differ slightly from these.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emoscope.utils.files import atomic_write_text
+from emoscope.utils.files import atomic_write_json, atomic_write_text
 
 
 def average_precision(targets: np.ndarray, scores: np.ndarray) -> float:
@@ -108,17 +107,6 @@ def ccc(x: np.ndarray, y: np.ndarray) -> float:
     return float(2 * covariance / denominator) if denominator > 0 else float("nan")
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN becomes null."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
-
-
 def format_report(report: dict[str, Any]) -> str:
     """Plain-text lines: mAP, VAD MAE, then the AP of each category."""
     lines = [f"mAP: {100 * report['mAP']:.2f}" if report.get("mAP") is not None
@@ -141,5 +129,5 @@ def write_report(report: dict[str, Any], folder: str | Path,
     folder = Path(folder)
     text, data = folder / f"{stem}.txt", folder / f"{stem}.json"
     atomic_write_text(text, format_report(report))
-    atomic_write_text(data, json.dumps(_clean(report), indent=2) + "\n")
+    atomic_write_json(data, report)
     return text, data

@@ -10,7 +10,6 @@ curves. Precision-recall curves and threshold scores come from torchmetrics.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections.abc import Sequence
@@ -20,8 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from emoscope.evaluation.multilabel import _clean
-from emoscope.utils.files import atomic_write_text
+from emoscope.utils.files import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +161,7 @@ def write_report_files(report: dict[str, Any], test: dict[str, np.ndarray],
             np.asarray(report["cooccurrence"]), labels, folder / "cooccurrence.png"),
     }
     paths = {"markdown": folder / "report.md", "json": folder / "report.json", **pngs}
-    atomic_write_text(paths["json"], json.dumps(_clean(report), indent=2) + "\n")
+    atomic_write_json(paths["json"], report)
     atomic_write_text(paths["markdown"], _markdown(report, {k: p.name for k, p in pngs.items()}))
     return paths
 

@@ -11,7 +11,6 @@ ranking of its 26 scores), ``f1`` at the per-class thresholds chosen on the vali
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 from emoscope.errors import UserError
 from emoscope.evaluation.multilabel import average_precision
 from emoscope.evaluation.report import choose_thresholds, sigmoid
-from emoscope.utils.files import atomic_write_text
+from emoscope.utils.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -131,5 +130,5 @@ def write_review(review: dict[str, Any], folder: str | Path, mode: str = "worst"
                "thresholds": dict(zip(review["labels"], map(float, review["thresholds"]),
                                       strict=True)),
                "samples": entries, "grid": grid.name}
-    atomic_write_text(folder / "review.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(folder / "review.json", summary)
     return summary

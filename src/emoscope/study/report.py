@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emoscope.study.stages import Trial
-from emoscope.utils.files import atomic_path, atomic_write_text
+from emoscope.utils.files import atomic_path, atomic_write_json, atomic_write_text
 
 
 def _slug(name: str) -> str:
@@ -113,16 +113,7 @@ def write_overall(folder: Path, cfg: Any, stages: Sequence[Any],
                "stages": [{**row, "winner_overrides": s.best.overrides}
                           for row, s in zip(rows, stages, strict=True)],
                "chosen": {"trial": final.key, "overrides": final.overrides},
-               "test": _json_safe(test)}
-    atomic_write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
+               "test": test}
+    atomic_write_json(folder / "summary.json", summary)
     return folder / "results.md"
 
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

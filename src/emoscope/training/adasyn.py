@@ -17,7 +17,6 @@ fusion and the heads; validation and test stay real.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 from emoscope.errors import UserError
-from emoscope.utils.files import atomic_write_text
+from emoscope.utils.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -165,5 +164,5 @@ def write_resampling_report(dataset: Any, folder: str | Path) -> Path | None:
     if counts is None:
         return None
     path = Path(folder) / "resampling.json"
-    atomic_write_text(path, json.dumps(counts, indent=2) + "\n")
+    atomic_write_json(path, counts)
     return path

@@ -9,7 +9,7 @@ from typing import Any
 
 from emoscope.data.augment import AugmentConfig
 from emoscope.data.balancing import BalanceConfig
-from emoscope.training.config import OptimConfig
+from emoscope.training.config import LoopConfig, OptimConfig
 
 TASK = "affwild2"
 
@@ -55,19 +55,12 @@ class MultiTaskLossConfig:
 
 
 @dataclass
-class MultiTaskTrainerConfig:
+class MultiTaskTrainerConfig(LoopConfig):
     max_epochs: int = 10
     max_minutes: float = 0.0  # >0: stop after this wall time per member
     batch_size: int = 64
     eval_batch_size: int = 256
-    accelerator: str = "auto"
-    devices: int = 1
-    precision: str = "auto"  # auto: bf16-mixed on CUDA, 32 on CPU
-    early_stopping_patience: int = 0  # on val/score; 0: off
-    seed: int = 0
-    num_threads: int = 0
     au_threshold: float = 0.5
-    ema_decay: float = 0.0  # > 0: validate, select and export an EMA of the weights
 
 
 @dataclass

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from emoscope.training.config import LoopConfig
+
 TASK = "clef"
 
 
@@ -58,18 +60,8 @@ class ClefOptimConfig:
 
 
 @dataclass
-class ClefTrainerConfig:
-    max_epochs: int = 20
-    max_minutes: float = 0.0
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    accelerator: str = "auto"
-    devices: int = 1
-    precision: str = "auto"  # auto: bf16-mixed on CUDA, 32 on CPU
-    early_stopping_patience: int = 0  # on the monitored accuracy; 0: off
-    seed: int = 0
-    num_threads: int = 0
-    ema_decay: float = 0.0  # > 0: validate, select and export an EMA of the weights
+class ClefTrainerConfig(LoopConfig):
+    pass
 
 
 @dataclass

@@ -61,26 +61,38 @@ class DistillConfig:
 
 
 @dataclass
-class TrainerConfig:
-    max_epochs: int = 30
+class LoopConfig:
+    """What every trainer sets; each task's trainer config extends it and may change the
+    defaults."""
+
+    max_epochs: int = 20
     max_minutes: float = 0.0  # >0: stop after this wall time (the best checkpoint is kept)
-    batch_size: int = 128
-    eval_batch_size: int = 512
+    batch_size: int = 32
+    eval_batch_size: int = 64
     accelerator: str = "auto"
     devices: int = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
     precision: str = "auto"  # auto: bf16-mixed on CUDA, 32 on CPU
-    sampler: str = "random"  # random | class_weighted
-    mixup_alpha: float = 0.0
-    early_stopping_patience: int = 0  # 0: off
-    monitor: str = "val/accuracy"
+    early_stopping_patience: int = 0  # on the monitored score; 0: off
     seed: int = 0
     num_threads: int = 0  # torch CPU threads; 0 keeps the default
-    tta_flip: bool = True  # also report flip test-time augmentation on validation
     # > 0: validate, select and export an exponential moving average of the weights, updated
     # after every optimiser step with this decay (Lightning's EMAWeightAveraging); 0: off
     ema_decay: float = 0.0
+
+
+@dataclass
+class TrainerConfig(LoopConfig):
+    """The single-stream trainer (face and speech classifiers)."""
+
+    max_epochs: int = 30
+    batch_size: int = 128
+    eval_batch_size: int = 512
+    strategy: str = "auto"
+    num_nodes: int = 1
+    sampler: str = "random"  # random | class_weighted
+    mixup_alpha: float = 0.0
+    monitor: str = "val/accuracy"
+    tta_flip: bool = True  # also report flip test-time augmentation on validation
 
 
 @dataclass

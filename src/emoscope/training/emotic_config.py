@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emoscope.errors import UserError
+from emoscope.training.config import LoopConfig
 
 TASK = "emotic"
 
@@ -73,21 +74,11 @@ class EmoticOptimConfig:
 
 
 @dataclass
-class EmoticTrainerConfig:
-    max_epochs: int = 20
-    max_minutes: float = 0.0
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    accelerator: str = "auto"
-    devices: int = 1
-    precision: str = "auto"  # auto: bf16-mixed on CUDA, 32 on CPU
+class EmoticTrainerConfig(LoopConfig):
     early_stopping_patience: int = 5  # on val/mAP; 0: off
-    seed: int = 0
-    num_threads: int = 0  # torch CPU threads; 0 keeps the default
     feature_cache: bool = False  # frozen backbones: compute stream features once, reuse them
     cache_dir: str = ".cache/emotic_features"  # where cached features live (shared by runs)
     resample: str = "none"  # none | mini | full: ADASYN on cached features (training/adasyn.py)
-    ema_decay: float = 0.0  # > 0: validate, select and export an EMA of the weights
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def _current_umask() -> int:
@@ -35,6 +38,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every float NaN (in nested dicts, lists and tuples) as None, so that
+    ``json.dumps`` writes standard JSON (null) rather than the non-standard ``NaN``."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def atomic_write_json(path: str | Path, value: Any) -> None:
+    """Indented standard JSON (NaN as null), written atomically."""
+    atomic_write_text(path, json.dumps(json_safe(value), indent=2) + "\n")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
