@@ -53,10 +53,12 @@ def _detector_only(video: Path) -> tuple[float, int]:
     return seconds, faces
 
 
-def _end_to_end(video: Path, model: str | None, device: str, out: Path) -> tuple[float, int]:
+def _end_to_end(video: Path, model: str | None, device: str, out: Path,
+                pose: bool = False) -> tuple[float, int]:
     from emoscope.inference.analyze import AnalyzeOptions, run_analysis
 
-    options = AnalyzeOptions(out=str(out), model=model, device=device, plots=False, smooth=5)
+    options = AnalyzeOptions(out=str(out), model=model, device=device, plots=False, smooth=5,
+                             pose=pose)
     seconds, report = _timed(lambda: run_analysis([str(video)], options))
     return seconds, report.inputs[0].frames
 
@@ -163,6 +165,7 @@ def main() -> None:
         decode_s, frames = _decode_only(video)
         detect_s, _ = _detector_only(video)
         e2e_s, e2e_frames = _end_to_end(video, model, args.device, folder / "out")
+        pose_s, pose_frames = _end_to_end(video, model, args.device, folder / "pose", pose=True)
         peer = _fer_peer(video, args.peer_python)
     faces_1 = _classifier(model, args.device, 1)
     faces_64 = _classifier(model, args.device, 64)
@@ -174,6 +177,8 @@ def main() -> None:
         ("detector only (mediapipe auto) [baseline]", f"{detect_fps:.1f} fps", "1.00x"),
         ("end to end (detect+track+classify+smooth+csv)", f"{e2e_frames / e2e_s:.1f} fps",
          f"{(e2e_frames / e2e_s) / detect_fps:.2f}x"),
+        ("end to end with --pose (+ face mesh per face)", f"{pose_frames / pose_s:.1f} fps",
+         f"{(pose_frames / pose_s) / detect_fps:.2f}x"),
     ]
     if isinstance(peer, tuple):
         rows.append(("fer package (Haar + TFLite CNN), same video", f"{peer[1] / peer[0]:.1f} fps",

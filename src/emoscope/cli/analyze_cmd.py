@@ -94,6 +94,10 @@ def _register_analyze(app: typer.Typer) -> None:
         threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
         detector_opt: list[str] = typer.Option(  # noqa: B008
             None, "--detector-opt", help="Detector setting KEY=VALUE, e.g. model=full."),
+        pose: bool = typer.Option(False, help="Head pose per face: yaw, pitch, roll (degrees, "
+                                  "from MediaPipe's face mesh)."),
+        landmarks: bool = typer.Option(False, help="The face mesh's 468 points per face as "
+                                       "lm_x_<k>, lm_y_<k> columns (with --pose's columns)."),
         engine: str = typer.Option("local", help="local (this process) or ray (one task per "
                                    "input over local cores or a cluster)."),
         address: str = typer.Option(None, help="Ray cluster address (default: start a local "
@@ -126,8 +130,9 @@ def _register_analyze(app: typer.Typer) -> None:
             smooth_method=smooth_method,
             annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
             threshold=threshold, detector_options=parse_overrides(detector_opt, "--detector-opt"),
-            voice=voice, voice_model=voice_model, voice_window=voice_window,
-            voice_hop=voice_hop, fusion=fusion, face_weight=face_weight, av_model=av_model)
+            pose=pose, landmarks=landmarks, voice=voice, voice_model=voice_model,
+            voice_window=voice_window, voice_hop=voice_hop, fusion=fusion,
+            face_weight=face_weight, av_model=av_model)
         if engine != "local":
             from emoscope.cli.batch_view import run_ray_command
 
@@ -157,6 +162,7 @@ def _register_webcam(app: typer.Typer) -> None:
         max_faces: int = typer.Option(0, help="Most faces per frame (0: all)."),
         min_face: int = typer.Option(20, help="Smallest face side in pixels."),
         threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
+        pose: bool = typer.Option(False, help="Head pose per face: yaw, pitch, roll."),
     ) -> None:
         """Live analysis in a window (q quits), or headless rows on stdout."""
         from emoscope.inference.analyze import AnalyzeOptions
@@ -165,7 +171,7 @@ def _register_webcam(app: typer.Typer) -> None:
         options = AnalyzeOptions(detector=detector, model=model, device=device, runtime=runtime,
                                  smooth=smooth, smooth_method=smooth_method,
                                  every=every, max_faces=max_faces, min_face=min_face,
-                                 threshold=threshold, plots=False)
+                                 threshold=threshold, plots=False, pose=pose)
         printer = None if window else _CsvRowPrinter()
         frames = run_live(source, options, window=window, max_frames=max_frames,
                           on_rows=printer)

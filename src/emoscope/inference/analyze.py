@@ -45,6 +45,8 @@ class AnalyzeOptions:
     plots: bool = True
     flush_rows: int = 2048  # rows buffered before the table file is extended
     detector_options: dict[str, object] = field(default_factory=dict)
+    pose: bool = False  # yaw, pitch, roll per face from the face mesh (inference/face_mesh.py)
+    landmarks: bool = False  # the mesh's 468 points as lm_x_<k>, lm_y_<k> (implies the mesh)
     # voice timeline (inference/voice.py): audio files and videos with sound
     voice: bool = True
     voice_model: str | None = None  # shipped name or path; None = default speech model
@@ -131,9 +133,14 @@ def build_analyzer(options: AnalyzeOptions):
     detector = build_detector(options.detector, threshold=options.threshold,
                               min_face=options.min_face, max_faces=options.max_faces,
                               **options.detector_options)
+    geometry = None
+    if options.pose or options.landmarks:
+        from emoscope.inference.face_mesh import FaceGeometry
+
+        geometry = FaceGeometry(landmarks=options.landmarks)
     return FrameAnalyzer(detector, predictor, options.smooth, options.smooth_method,
                          keep_pixels=options.annotate,
-                         max_buffer_frames=8 if options.annotate else 64)
+                         max_buffer_frames=8 if options.annotate else 64, geometry=geometry)
 
 
 def run_analysis(inputs: Sequence[str | Path], options: AnalyzeOptions,

@@ -103,5 +103,5 @@ def run_demo(out: str | Path = "runs/demo", model: str | None = None, device: st
     out = Path(out)
     media = make_demo_media(out / "media")
     options = AnalyzeOptions(out=str(out), model=model, device=device, smooth=5,
-                             annotate=True, plots=True)
+                             annotate=True, plots=True, pose=True)
     return run_analysis(media, options)

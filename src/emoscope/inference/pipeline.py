@@ -14,6 +14,7 @@ import numpy as np
 
 from emoscope.data.video import Frame
 from emoscope.inference.detectors.base import FaceBox, FaceDetector
+from emoscope.inference.face_mesh import POSE_COLUMNS, FaceGeometry
 from emoscope.inference.predictor import FacePredictor
 from emoscope.inference.smoothing import SmoothMethod, TrackSmoother
 from emoscope.inference.tracker import FaceTracker
@@ -33,6 +34,8 @@ class FrameResult:
     au_labels: Sequence[str] = ()  # the K action-unit names
     smoothed_valence_arousal: np.ndarray | None = None  # with smoothing on, as ``smoothed``
     smoothed_action_units: np.ndarray | None = None
+    head_pose: np.ndarray | None = None  # (n, 3) yaw, pitch, roll degrees (inference/face_mesh.py)
+    landmarks: np.ndarray | None = None  # (n, 468, 2) face-mesh x, y in the frame's pixels
 
 
 @dataclass
@@ -41,6 +44,8 @@ class _Pending:
     boxes: list[FaceBox]
     track_ids: list[int]
     crops: list[np.ndarray] = field(default_factory=list)
+    head_pose: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
 
 
 class FrameAnalyzer:
@@ -48,17 +53,20 @@ class FrameAnalyzer:
 
     keep_pixels: keep frame pixels in results (for annotation); otherwise they are dropped
     once the face crops are cut, so buffered frames cost almost no memory.
+    geometry: a ``FaceGeometry`` adds head pose (and landmarks) per face; None: neither.
     """
 
     def __init__(self, detector: FaceDetector, predictor: FacePredictor, smooth: int = 1,
                  smooth_method: SmoothMethod = "ema", keep_pixels: bool = False,
-                 max_buffer_frames: int = 32, tracker: FaceTracker | None = None):
+                 max_buffer_frames: int = 32, tracker: FaceTracker | None = None,
+                 geometry: FaceGeometry | None = None):
         self.detector = detector
         self.predictor = predictor
         self.tracker = tracker or FaceTracker()
         self.smoother = TrackSmoother(smooth, smooth_method)
         self.keep_pixels = keep_pixels
         self.max_buffer_frames = max(1, max_buffer_frames)
+        self.geometry = geometry
 
     @property
     def labels(self) -> list[str]:
@@ -68,8 +76,11 @@ class FrameAnalyzer:
         """Column name -> dtype of the per-face table this model and smoothing produce."""
         from emoscope.inference.writers import result_columns
 
+        geometry = self.geometry
         return result_columns(self.labels, self.predictor.has_valence_arousal,
-                              self.smoother.enabled, getattr(self.predictor, "au_labels", ()))
+                              self.smoother.enabled, getattr(self.predictor, "au_labels", ()),
+                              head_pose=geometry is not None,
+                              landmarks=geometry is not None and geometry.keep_landmarks)
 
     def reset(self) -> None:
         """Start a new, unrelated stream: fresh track ids and smoothing state."""
@@ -84,10 +95,13 @@ class FrameAnalyzer:
             boxes = self.detector.detect(frame.rgb)
             track_ids = self.tracker.update(boxes, frame.time_s)
             crops = self.predictor.crops(frame.rgb, boxes)
+            poses = marks = None
+            if self.geometry is not None:
+                poses, marks = self.geometry.measure(frame.rgb, boxes)
             if not self.keep_pixels:
                 frame = Frame(np.empty((0, 0, 3), np.uint8), frame.index, frame.time_s,
                               frame.scale)
-            pending.append(_Pending(frame, boxes, track_ids, crops))
+            pending.append(_Pending(frame, boxes, track_ids, crops, poses, marks))
             waiting_faces += len(crops)
             if waiting_faces >= self.predictor.batch_size or len(pending) >= \
                     self.max_buffer_frames:
@@ -110,7 +124,8 @@ class FrameAnalyzer:
             if getattr(predictions, "action_units", None) is not None:
                 aus = predictions.action_units[start:stop]
             result = FrameResult(item.frame, item.boxes, item.track_ids, probs, None, va, aus,
-                                 getattr(self.predictor, "au_labels", ()))
+                                 getattr(self.predictor, "au_labels", ()),
+                                 head_pose=item.head_pose, landmarks=item.landmarks)
             if self.smoother.enabled:
                 self._smooth(result)
             start = stop
@@ -170,5 +185,12 @@ def result_rows(result: FrameResult, source: str, labels: list[str]) -> list[dic
         if result.smoothed_action_units is not None:
             row.update({f"smooth_au_{name}": float(p) for name, p in
                         zip(result.au_labels, result.smoothed_action_units[i], strict=True)})
+        if result.head_pose is not None:
+            row.update({name: round(float(v), 2) for name, v in
+                        zip(POSE_COLUMNS, result.head_pose[i], strict=True)})
+        if result.landmarks is not None:
+            marks = result.landmarks[i] * scale
+            row.update({f"lm_x_{k}": round(float(x), 1) for k, x in enumerate(marks[:, 0])})
+            row.update({f"lm_y_{k}": round(float(y), 1) for k, y in enumerate(marks[:, 1])})
         rows.append(row)
     return rows

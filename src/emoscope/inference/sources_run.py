@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from emoscope.data.images import load_image
@@ -181,7 +182,8 @@ ACTIVE_AU = 0.5  # an action unit is shown as active from this probability
 
 def face_labels(result: FrameResult, labels: list[str]) -> list[FaceLabel]:
     """Caption per face: the smoothed label when smoothing is on, else the raw one; multi-task
-    models add valence/arousal and the active action units as a second line."""
+    models add valence/arousal and the active action units, and head pose its angles, as a
+    second line."""
     probs = result.smoothed if result.smoothed is not None else result.probabilities
     faces = []
     for i, (box, track_id, p) in enumerate(zip(result.boxes, result.track_ids, probs,
@@ -205,6 +207,9 @@ def _affect_details(result: FrameResult, i: int) -> str:
         active = [name for name, p in zip(result.au_labels, aus[i], strict=True)
                   if p >= ACTIVE_AU]
         parts.append(" ".join(active) if active else "no AU")
+    if result.head_pose is not None and not np.isnan(result.head_pose[i]).any():
+        yaw, pitch, roll = result.head_pose[i]
+        parts.append(f"yaw {yaw:+.0f} pitch {pitch:+.0f} roll {roll:+.0f}")
     return "  ".join(parts)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from emoscope.errors import UserError
+from emoscope.inference.face_mesh import MESH_POINTS, POSE_COLUMNS
 from emoscope.utils.files import atomic_path
 
 BASE_COLUMNS = {
@@ -31,9 +32,11 @@ BASE_COLUMNS = {
 
 
 def result_columns(labels: Sequence[str], valence_arousal: bool = False,
-                   smoothed: bool = False, action_units: Sequence[str] = ()) -> dict[str, str]:
+                   smoothed: bool = False, action_units: Sequence[str] = (),
+                   head_pose: bool = False, landmarks: bool = False) -> dict[str, str]:
     """Column name -> pandas dtype of the per-face table of a model with ``labels``
-    (``action_units``: the AU names of a multi-task model, as ``au_<name>`` probabilities)."""
+    (``action_units``: the AU names of a multi-task model, as ``au_<name>`` probabilities;
+    ``head_pose``: yaw, pitch, roll; ``landmarks``: the face mesh's ``lm_x_<k>, lm_y_<k>``)."""
     columns = dict(BASE_COLUMNS)
     columns.update({f"p_{label}": "float64" for label in labels})
     columns["top_label"] = "string"
@@ -47,6 +50,11 @@ def result_columns(labels: Sequence[str], valence_arousal: bool = False,
             if valence_arousal:
                 columns.update({"smooth_valence": "float64", "smooth_arousal": "float64"})
             columns.update({f"smooth_au_{name}": "float64" for name in action_units})
+    if head_pose:
+        columns.update({name: "float64" for name in POSE_COLUMNS})
+    if landmarks:
+        columns.update({f"lm_x_{k}": "float64" for k in range(MESH_POINTS)})
+        columns.update({f"lm_y_{k}": "float64" for k in range(MESH_POINTS)})
     return columns
 
 

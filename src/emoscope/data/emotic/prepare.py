@@ -25,11 +25,11 @@ from emoscope.data.emotic.face_cache import (
 from emoscope.data.emotic.reader import read_emotic
 from emoscope.data.emotic.records import SPLITS, EmoticPerson
 from emoscope.data.images import load_image
+from emoscope.inference.face_mesh import FaceMesh
 from emoscope.utils.files import atomic_path
 
 log = logging.getLogger(__name__)
 
-MESH_LANDMARKS = 478  # 468 face points + 10 iris points with refine_landmarks
 FACE_MARGIN = 0.4  # the mesh sees the face box grown by this share on every side
 
 
@@ -46,58 +46,17 @@ class PrepareReport:
     visibility: list[float] = field(default_factory=list)
 
 
-class FaceMesh:
-    """MediaPipe's legacy face mesh on still images; landmarks in pixels of the given image."""
-
-    def __init__(self) -> None:
-        from mediapipe.python.solutions import face_mesh
-
-        from emoscope.inference.detectors.mediapipe_detector import quiet_native_stderr
-
-        self._quiet = quiet_native_stderr
-        with quiet_native_stderr():
-            self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=3,
-                                            refine_landmarks=True, min_detection_confidence=0.3)
-
-    def landmarks(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """One (478, 2) array of (x, y) pixels per face found."""
-        with self._quiet():  # its sub-graphs greet on stderr the first time each one runs
-            result = self._mesh.process(np.ascontiguousarray(rgb))
-        height, width = rgb.shape[:2]
-        faces = []
-        for face in result.multi_face_landmarks or []:
-            points = np.array([(p.x * width, p.y * height) for p in face.landmark], np.float64)
-            faces.append(points)
-        return faces
-
-    def close(self) -> None:
-        self._mesh.close()
-
-
-def _grow(box: tuple[float, ...], share: float, width: int, height: int) -> tuple[int, ...]:
-    x1, y1, x2, y2 = box
-    dx, dy = (x2 - x1) * share, (y2 - y1) * share
-    return (max(int(x1 - dx), 0), max(int(y1 - dy), 0), min(int(np.ceil(x2 + dx)), width),
-            min(int(np.ceil(y2 + dy)), height))
-
-
 def visibility_score(mesh: FaceMesh, rgb: np.ndarray, face_box: tuple[float, ...],
                      body_box: tuple[float, ...]) -> float:
     """Share (0-100) of the mesh landmarks of the face at ``face_box`` inside ``body_box``."""
     height, width = rgb.shape[:2]
-    x1, y1, x2, y2 = _grow(face_box, FACE_MARGIN, width, height)
-    if x2 - x1 < 2 or y2 - y1 < 2:
+    points = mesh.landmarks_in_box(rgb, face_box, FACE_MARGIN)
+    if points is None:
         return 0.0
-    faces = mesh.landmarks(rgb[y1:y2, x1:x2])
-    if not faces:
-        return 0.0
-    centre = np.array([(face_box[0] + face_box[2]) / 2 - x1, (face_box[1] + face_box[3]) / 2 - y1])
-    points = min(faces, key=lambda p: float(np.linalg.norm(p.mean(0) - centre)))
-    points = points + np.array([x1, y1])
     bx1, by1, bx2, by2 = body_box
     inside = ((points[:, 0] >= max(bx1, 0)) & (points[:, 0] <= min(bx2, width))
               & (points[:, 1] >= max(by1, 0)) & (points[:, 1] <= min(by2, height)))
-    return 100.0 * float(inside.sum()) / MESH_LANDMARKS
+    return 100.0 * float(inside.sum()) / len(points)
 
 
 def find_face(detector, mesh: FaceMesh, rgb: np.ndarray, person: EmoticPerson) -> FaceEntry:
@@ -177,7 +136,7 @@ def prepare_emotic(root: str | Path, out: str | Path | None = None,
     if todo:
         options = {"min_face": 10, **(detector_options or {})}
         face_detector = build_detector(detector, **options)
-        mesh = FaceMesh()
+        mesh = FaceMesh(refine=True)
         try:
             for done, group in enumerate(todo.values(), start=1):
                 rgb = _load(group[0])
