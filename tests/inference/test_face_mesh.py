@@ -25,6 +25,7 @@ from emoscope.inference.face_mesh import (
     FaceMesh,
     head_pose,
 )
+from emoscope.inference.summary import TrackSummary
 
 NOSE_TIP, LEFT_EYE = 1, 263  # the person's left eye: the image's right on a frontal face
 
@@ -170,3 +171,19 @@ def test_cli_pose_columns_and_annotation(monkeypatch, capsys, tmp_path, astronau
     assert list(table.columns[-3:]) == ["yaw", "pitch", "roll"]
     assert np.isfinite(table[["yaw", "pitch", "roll"]].to_numpy()).all()
     assert (tmp_path / "out" / "face_annotated.png").exists()
+    tracks = pd.read_csv(tmp_path / "out" / "face_tracks.csv")
+    assert tracks[["mean_yaw", "mean_pitch", "mean_roll"]].to_numpy() == pytest.approx(
+        table[["yaw", "pitch", "roll"]].to_numpy(), abs=0.01)
+
+
+def test_track_summary_averages_pose_over_frames_with_a_mesh():
+    summary = TrackSummary(["a", "b"], head_pose=True)
+    for frame, pose in enumerate([(10, -4, 2), (np.nan,) * 3, (20, 0, 4)]):
+        summary.add("v", 0, frame, frame / 10, 0.9, np.array([0.7, 0.3]),
+                    head_pose=np.array(pose, float))
+    summary.add("v", 1, 0, 0.0, 0.9, np.array([0.2, 0.8]), head_pose=np.full(3, np.nan))
+    table = summary.table().set_index("track_id")
+    assert table.loc[0, ["mean_yaw", "mean_pitch", "mean_roll"]].tolist() == [15, -2, 3]
+    assert table.loc[0, "frames"] == 3
+    assert table.loc[1, ["mean_yaw", "mean_pitch", "mean_roll"]].isna().all()
+    assert "mean_yaw" not in TrackSummary(["a", "b"]).table().columns

@@ -67,7 +67,8 @@ class SourceRun:
         self.has_va = analyzer.predictor.has_valence_arousal
         self.columns = analyzer.columns()
         self.summary = TrackSummary(labels, self.has_va,
-                                    getattr(analyzer.predictor, "au_labels", ()))
+                                    getattr(analyzer.predictor, "au_labels", ()),
+                                    head_pose=analyzer.geometry is not None)
         self.writer: TableWriter | None = None
         self.collected: pd.DataFrame | None = empty_table(self.columns) if collect else None
         self._parts: list[pd.DataFrame] = []
@@ -130,8 +131,9 @@ class SourceRun:
         for i, row in enumerate(rows):
             va = result.valence_arousal[i] if result.valence_arousal is not None else None
             aus = result.action_units[i] if result.action_units is not None else None
+            pose = result.head_pose[i] if result.head_pose is not None else None
             self.summary.add(source, row["track_id"], row["frame"], row["time_s"],
-                             row["det_score"], result.probabilities[i], va, aus)
+                             row["det_score"], result.probabilities[i], va, aus, pose)
         self._rows.extend(rows)
         if len(self._rows) >= self.options.flush_rows:
             self._flush()
