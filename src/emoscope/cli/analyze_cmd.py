@@ -85,6 +85,8 @@ def _register_analyze(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
         runtime: str = typer.Option("torch", help="torch or onnx (ONNX Runtime)."),
         batch_size: int = typer.Option(64, help="Faces per model batch."),
+        align: bool = typer.Option(True, "--align/--no-align", help="Turn faces tilted 10 or "
+                                   "more degrees upright before classifying them."),
         smooth: int = typer.Option(1, help="Temporal smoothing over K frames per track (1: off)."),
         smooth_method: str = typer.Option("ema", help="ema or window."),
         annotate: bool = typer.Option(False, help="Write annotated png/mp4 files."),
@@ -126,7 +128,7 @@ def _register_analyze(app: typer.Typer) -> None:
 
         options = AnalyzeOptions(
             out=out, format=fmt, every=every, fps=fps, detector=detector, model=model,
-            device=device, runtime=runtime, batch_size=batch_size, smooth=smooth,
+            device=device, runtime=runtime, batch_size=batch_size, align=align, smooth=smooth,
             smooth_method=smooth_method,
             annotate=annotate, plots=plots, max_faces=max_faces, min_face=min_face,
             threshold=threshold, detector_options=parse_overrides(detector_opt, "--detector-opt"),
@@ -163,6 +165,8 @@ def _register_webcam(app: typer.Typer) -> None:
         min_face: int = typer.Option(20, help="Smallest face side in pixels."),
         threshold: float = typer.Option(0.5, help="Detector confidence threshold."),
         pose: bool = typer.Option(False, help="Head pose per face: yaw, pitch, roll."),
+        align: bool = typer.Option(True, "--align/--no-align", help="Turn tilted faces upright "
+                                   "before classifying them."),
     ) -> None:
         """Live analysis in a window (q quits), or headless rows on stdout."""
         from emoscope.inference.analyze import AnalyzeOptions
@@ -171,7 +175,7 @@ def _register_webcam(app: typer.Typer) -> None:
         options = AnalyzeOptions(detector=detector, model=model, device=device, runtime=runtime,
                                  smooth=smooth, smooth_method=smooth_method,
                                  every=every, max_faces=max_faces, min_face=min_face,
-                                 threshold=threshold, plots=False, pose=pose)
+                                 threshold=threshold, plots=False, pose=pose, align=align)
         printer = None if window else _CsvRowPrinter()
         frames = run_live(source, options, window=window, max_frames=max_frames,
                           on_rows=printer)

@@ -39,6 +39,7 @@ class AnalyzeOptions:
     device: str = "cpu"
     runtime: str = "torch"  # torch | onnx (ONNX Runtime, inference/onnx_backend.py)
     batch_size: int = 64
+    align: bool = True  # faces tilted 10+ degrees turned upright first (inference/face_align.py)
     smooth: int = 1  # frames; 1 = off
     smooth_method: str = "ema"  # ema | window
     annotate: bool = False
@@ -129,7 +130,7 @@ def build_analyzer(options: AnalyzeOptions):
 
     predictor = FacePredictor.from_name(options.model, device=options.device,
                                         runtime=options.runtime,
-                                        batch_size=options.batch_size)
+                                        batch_size=options.batch_size, align=options.align)
     detector = build_detector(options.detector, threshold=options.threshold,
                               min_face=options.min_face, max_faces=options.max_faces,
                               **options.detector_options)

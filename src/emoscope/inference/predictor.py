@@ -14,6 +14,7 @@ from torch import nn
 
 from emoscope.errors import UserError
 from emoscope.inference.detectors.base import FaceBox
+from emoscope.inference.face_align import FER2013_TEMPLATE, aligned_face
 from emoscope.models.checkpoint import ModelCard
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class FacePredictor:
     """Runs a face-expression model on crops in batches (CPU or GPU, channels_last)."""
 
     def __init__(self, model: nn.Module, card: ModelCard, device: str = "cpu",
-                 batch_size: int = 64, channels_last: bool = True):
+                 batch_size: int = 64, channels_last: bool = True, align: bool = False):
         self.card = card
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -98,6 +99,8 @@ class FacePredictor:
         self._mean = torch.tensor(prep.mean, dtype=torch.float32).view(shape).to(self.device) * 255
         self._std = torch.tensor(prep.std, dtype=torch.float32).view(shape).to(self.device) * 255
         self.margin = float(card.extra.get("face_margin", DEFAULT_FACE_MARGIN))
+        self.align = align  # tilted faces turned upright first (inference/face_align.py)
+        self.template = card.extra.get("face_template", FER2013_TEMPLATE)
         self.labels = list(card.label_space.labels)
         self.has_valence_arousal = "valence_arousal" in card.outputs
         self.au_labels = (list(card.extra.get("au_labels", []))
@@ -123,7 +126,16 @@ class FacePredictor:
 
     def crops(self, rgb: np.ndarray, boxes: Sequence[FaceBox]) -> list[np.ndarray]:
         """Model-ready (H, W, C) uint8 crops of ``boxes`` in ``rgb``."""
-        return [prepare_crop(face_crop(rgb, box, self.margin), self.card) for box in boxes]
+        crops = []
+        for box in boxes:
+            crop = None
+            if self.align:
+                side = max(box.width, box.height, 2.0) * (1.0 + 2.0 * self.margin)
+                crop = aligned_face(rgb, box, max(int(round(side)), 2), self.template)
+            if crop is None:
+                crop = face_crop(rgb, box, self.margin)
+            crops.append(prepare_crop(crop, self.card))
+        return crops
 
     def _to_tensor(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
         batch = torch.from_numpy(np.stack(crops)).to(self.device)  # (N, H, W, C) uint8
