@@ -184,3 +184,23 @@ def test_onnx_runtime_serves_the_same_table(tiny_model_path, photo_jpeg, client,
     assert got["top_label"] == want["top_label"] and got["x1"] == want["x1"]
     for label in LABELS:
         assert got[f"p_{label}"] == pytest.approx(want[f"p_{label}"], abs=1e-4)
+
+
+def test_pose_setting_adds_head_pose_to_every_face(tiny_model_path, photo_jpeg,
+                                                   one_torch_thread):
+    from fastapi.testclient import TestClient
+
+    from emoscope.serve.app import create_app
+    from emoscope.serve.engine import AnalysisEngine
+    from emoscope.serve.settings import ServeSettings
+
+    settings = ServeSettings(model=str(tiny_model_path), voice_model="none", pose=True)
+    engine = AnalysisEngine(settings)
+    try:
+        with TestClient(create_app(settings, engine=engine)) as client:
+            body = upload(client, "astronaut.jpg", photo_jpeg, "image/jpeg").json()
+    finally:
+        engine.close()
+    assert body["columns"][-3:] == ["yaw", "pitch", "roll"]
+    row = body["rows"][0]
+    assert abs(row["yaw"]) < 5 and abs(row["pitch"]) < 5 and abs(row["roll"]) < 6

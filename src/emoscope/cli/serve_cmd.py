@@ -30,6 +30,10 @@ def register(app: typer.Typer) -> None:
                                         "speech model; none: no voice analysis)."),
         voice_window: float = typer.Option(1.0, help="Voice window in seconds."),
         voice_hop: float = typer.Option(0.5, help="Seconds between voice windows."),
+        align: bool = typer.Option(True, "--align/--no-align", help="Turn tilted faces "
+                                   "upright before classifying them."),
+        pose: bool = typer.Option(False, help="Head pose (yaw, pitch, roll) in every "
+                                  "response."),
     ) -> None:
         """Serve POST /analyze, GET /models, GET /health and an upload page at /."""
         from emoscope.config import parse_overrides
@@ -50,6 +54,7 @@ def register(app: typer.Typer) -> None:
             workers=workers, keep_results=keep_results, max_faces=max_faces, min_face=min_face,
             threshold=threshold,
             detector_options=parse_overrides(detector_opt, "--detector-opt"),
-            voice_model=voice_model, voice_window_s=voice_window, voice_hop_s=voice_hop)
+            voice_model=voice_model, voice_window_s=voice_window, voice_hop_s=voice_hop,
+            align=align, pose=pose)
         settings.validate()
         run_server(settings)

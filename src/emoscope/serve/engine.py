@@ -84,7 +84,8 @@ class AnalysisEngine:
                                  min_face=settings.min_face, max_faces=settings.max_faces,
                                  model=settings.model, device=settings.device,
                                  runtime=settings.runtime,
-                                 batch_size=settings.batch_size,
+                                 batch_size=settings.batch_size, align=settings.align,
+                                 pose=settings.pose,
                                  detector_options=dict(settings.detector_options))
         options.validate()
         self._all = [build_analyzer(options) for _ in range(settings.workers)]

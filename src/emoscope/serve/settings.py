@@ -22,6 +22,8 @@ class ServeSettings:
     min_face: int = 20
     max_faces: int = 0
     batch_size: int = 64
+    align: bool = True  # tilted faces turned upright before classification, as in analyze
+    pose: bool = False  # every response carries yaw, pitch, roll per face
     detector_options: dict[str, object] = field(default_factory=dict)
     max_upload_mb: float = 50.0  # enforced while the upload streams in
     timeout_s: float = 60.0  # per request, waiting for a free analyser included
