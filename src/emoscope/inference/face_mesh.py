@@ -36,6 +36,8 @@ POSE_COLUMNS = ("yaw", "pitch", "roll")
 # outer and inner eye corners, mouth-free cheek and jaw contour, brows.
 MIRROR_PAIRS = ((33, 263), (133, 362), (234, 454), (127, 356), (93, 323), (58, 288),
                 (172, 397), (70, 300), (105, 334))
+_RIGHT_SIDE = [right for right, _ in MIRROR_PAIRS]
+_LEFT_SIDE = [left for _, left in MIRROR_PAIRS]
 EAR_CHEEK = (234, 454)
 LOWER_EYELIDS = (145, 374)
 # Mean angle of the cheek-to-eyelid line above the horizontal on five upright adult portraits
@@ -99,8 +101,7 @@ class FaceMesh:
 def face_axes(points: np.ndarray) -> np.ndarray:
     """3x3 rotation whose columns are the face's left-right (towards the person's left), down
     and backward axes in camera coordinates (x right, y down, z away from the camera)."""
-    right, left = (np.array([i for i, _ in MIRROR_PAIRS]), np.array([j for _, j in MIRROR_PAIRS]))
-    across = (points[left] - points[right]).mean(0)
+    across = (points[_LEFT_SIDE] - points[_RIGHT_SIDE]).mean(0)
     x = across / np.linalg.norm(across)
     forward = points[list(LOWER_EYELIDS)].mean(0) - points[list(EAR_CHEEK)].mean(0)
     backward = -forward - x * np.dot(-forward, x)

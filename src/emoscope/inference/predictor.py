@@ -25,12 +25,17 @@ log = logging.getLogger(__name__)
 DEFAULT_FACE_MARGIN = 0.1
 
 
+def crop_side(box: FaceBox, margin: float) -> float:
+    """Side in pixels of the square crop around ``box`` with ``margin`` on every side."""
+    return max(box.width, box.height, 2.0) * (1.0 + 2.0 * margin)
+
+
 def face_crop(rgb: np.ndarray, box: FaceBox, margin: float = DEFAULT_FACE_MARGIN) -> np.ndarray:
     """A square crop centred on ``box`` with ``margin``; borders beyond the image replicate."""
     import cv2
 
     cx, cy = box.center
-    side = max(box.width, box.height, 2.0) * (1.0 + 2.0 * margin)
+    side = crop_side(box, margin)
     x1, y1 = int(round(cx - side / 2)), int(round(cy - side / 2))
     size = max(int(round(side)), 2)
     x2, y2 = x1 + size, y1 + size
@@ -130,8 +135,8 @@ class FacePredictor:
         for box in boxes:
             crop = None
             if self.align:
-                side = max(box.width, box.height, 2.0) * (1.0 + 2.0 * self.margin)
-                crop = aligned_face(rgb, box, max(int(round(side)), 2), self.template)
+                size = max(int(round(crop_side(box, self.margin))), 2)
+                crop = aligned_face(rgb, box, size, self.template)
             if crop is None:
                 crop = face_crop(rgb, box, self.margin)
             crops.append(prepare_crop(crop, self.card))

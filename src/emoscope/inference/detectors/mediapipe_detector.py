@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import sys
@@ -19,13 +18,6 @@ from emoscope.registry import DETECTORS
 log = logging.getLogger(__name__)
 
 
-def _flush_c_streams() -> None:
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):  # no C library to reach (not a POSIX build)
-        pass
-
-
 @contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """Silence C++ libraries' writes to file descriptor 2 (not Python's logging)."""
@@ -40,7 +32,6 @@ def quiet_native_stderr() -> Iterator[None]:
         os.dup2(devnull, 2)
         yield
     finally:
-        _flush_c_streams()  # text a library left in a C stdio buffer goes to /dev/null too
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
