@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emoscope.inference.plots import _label_colours, _pyplot, _save
+from emoscope.inference.plots import _pyplot, _save
+from emoscope.palette import label_colours
 
 
 def _panel(axis, times: np.ndarray, probs: np.ndarray, labels: list[str], colours: dict,
            title: str) -> None:
     for i, label in enumerate(labels):
-        axis.plot(times, probs[:, i], color=colours.get(label, "grey"), lw=1.5, label=label)
+        axis.plot(times, probs[:, i], color=colours[label], lw=1.5, label=label)
     axis.set_ylim(0, 1)
     axis.set_ylabel("probability")
     axis.set_title(title, fontsize=10, loc="left")
@@ -48,7 +49,7 @@ def plot_av_timelines(face_table: pd.DataFrame | None, voice: pd.DataFrame,
     if not panels:
         return None
     plt = _pyplot()
-    colours = _label_colours(sorted({x for *_, labels in panels for x in labels}))
+    colours = label_colours(sorted({x for *_, labels in panels for x in labels}))
     figure, axes = plt.subplots(len(panels), 1, figsize=(10, 2.4 * len(panels) + 0.6),
                                 sharex=True, squeeze=False)
     for axis, (title, times, probs, labels) in zip(axes[:, 0], panels, strict=True):

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from emoscope.inference.smoothing import SmoothMethod, smooth_series
+from emoscope.palette import label_colours
 from emoscope.utils.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,6 @@ def _save(figure, path: Path) -> Path:
     return path
 
 
-def _label_colours(labels: Sequence[str]) -> dict[str, tuple]:
-    cmap = _pyplot().get_cmap("tab10")
-    return {label: cmap(i % 10) for i, label in enumerate(labels)}
-
-
 def plot_timeline(table: pd.DataFrame, labels: Sequence[str], path: Path, smooth_k: int = 5,
                   method: SmoothMethod = "ema", title: str = "") -> Path | None:
     """One panel per track (longest first): raw probabilities faint, smoothed solid."""
@@ -47,7 +43,7 @@ def plot_timeline(table: pd.DataFrame, labels: Sequence[str], path: Path, smooth
     plt = _pyplot()
     groups = sorted(table.groupby(["source", "track_id"]), key=lambda g: -len(g[1]))
     groups = groups[:MAX_TIMELINE_TRACKS]
-    colours = _label_colours(labels)
+    colours = label_colours(labels)
     figure, axes = plt.subplots(len(groups), 1, figsize=(10, 2.4 * len(groups) + 0.6),
                                 sharex=True, squeeze=False)
     for axis, ((source, track_id), rows) in zip(axes[:, 0], groups, strict=True):
@@ -74,7 +70,7 @@ def plot_distribution(table: pd.DataFrame, labels: Sequence[str], path: Path,
     counts = table["top_label"].value_counts() if not table.empty else pd.Series(dtype=int)
     shares = np.array([counts.get(label, 0) for label in labels], dtype=float)
     shares = shares / shares.sum() if shares.sum() else shares
-    colours = _label_colours(labels)
+    colours = label_colours(labels)
     figure, axis = plt.subplots(figsize=(7, 3.5))
     axis.bar(list(labels), shares, color=[colours[label] for label in labels])
     axis.set_ylabel("share of faces")
