@@ -1,7 +1,7 @@
 """Accuracy of a face model on FER2013 under test-time views (flip, shifts, zooms) and their
 averages; prints one line per view and per combination.
 
-    python scripts/compare_face_tta.py [--model fer2013-lite0] [--root ../shared/data/fer2013]
+    python experiments/compare_face_tta.py [--model fer2013-lite0] [--root ../shared/data/fer2013]
 """
 
 from __future__ import annotations

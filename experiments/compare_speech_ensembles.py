@@ -1,7 +1,7 @@
 """Score speech models, and every probability-averaged combination of them, on RAVDESS
 validation actors (centred 3 s crop per clip): accuracy and UAR in %, one line each.
 
-    python scripts/compare_speech_ensembles.py MODEL [MODEL ...] [--root ../shared/data/ravdess]
+    python experiments/compare_speech_ensembles.py MODEL [MODEL ...] [--root ../shared/data/ravdess]
 """
 
 from __future__ import annotations
