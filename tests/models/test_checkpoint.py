@@ -88,6 +88,9 @@ def test_files_from_elsewhere_are_one_line_errors(tmp_path):
     (tmp_path / "m.json").write_text("{not json")
     with pytest.raises(UserError, match="not valid JSON"):
         load_model(tmp_path / "m.json")
+    with pytest.raises(UserError, match="other.safetensors: model file not found"):
+        resolve_model_path(tmp_path / "other.safetensors")
+    (tmp_path / "other.safetensors").write_bytes(b"")
     with pytest.raises(UserError, match="no model card"):
         resolve_model_path(tmp_path / "other.safetensors")
     with pytest.raises(UserError, match="unknown model 'no-such-model'"):

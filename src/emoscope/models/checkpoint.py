@@ -4,24 +4,35 @@ data, recipe, measured scores). Never pickled modules."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from emoscope.errors import UserError
 from emoscope.labels import LabelSpace
-from emoscope.models.backbones import Preprocessing
-from emoscope.models.weight_storage import STORED_DTYPE, compress, expand
+from emoscope.models.preprocessing import Preprocessing
 from emoscope.registry import MODELS
 from emoscope.utils.files import atomic_path, atomic_write_text
 
+if TYPE_CHECKING:  # torch is imported where a network is built, loaded or saved: reading a
+    import torch  # card (the ONNX Runtime path of analysis) stays free of it
+    from torch import nn
+
 CARD_FORMAT = "emoscope-model/1"
+
+# Bounds on what a card may ask for, checked before anything is built or allocated: one input
+# (channels x height x width) of at most 4 channels, 2048 values a side and 1.2 M values in all
+# (3 x 640 x 640: 4.9 MB in float32, 315 MB for a batch of 64 faces).
+MAX_INPUT_CHANNELS = 4
+MAX_INPUT_SIDE = 2048
+MAX_INPUT_VALUES = 3 * 640 * 640
+# A speech card's audio front end (extra.audio): rates and sizes a resampler and an STFT can use.
+AUDIO_BOUNDS = {"sample_rate": (1000, 192_000), "n_mels": (1, 512), "n_fft": (16, 16_384),
+                "hop_length": (1, 16_384)}
 
 
 @dataclass
@@ -65,7 +76,7 @@ class ModelCard:
         try:
             prep = dict(data["preprocessing"])
             grayscale = bool(prep.pop("grayscale", False))
-            return cls(
+            card = cls(
                 name=data["name"],
                 task=data.get("task", "face_expression"),
                 architecture=data["architecture"]["name"],
@@ -82,6 +93,63 @@ class ModelCard:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"{source}: model card is incomplete ({err})") from None
+        check_card(card, source)
+        return card
+
+
+def check_card(card: ModelCard, source: str = "<card>") -> None:
+    """UserError naming ``source`` when the card asks for an input or audio front end beyond
+    the bounds above, or names another number of classes than it has labels."""
+    _check_input_size(card.preprocessing, source)
+    _check_audio(card.extra.get("audio"), source)
+    labels = len(card.label_space.labels)
+    classes = card.architecture_kwargs.get("num_classes")
+    if card.label_space.kind == "single_label" and classes is not None and classes != labels:
+        raise UserError(f"{source}: the card lists {labels} labels but its architecture has "
+                        f"num_classes={classes}")
+    for i, member in enumerate(card.architecture_kwargs.get("members") or []):
+        member_labels = (member.get("label_space") or {}).get("labels") \
+            if isinstance(member, dict) else None
+        if member_labels is not None and len(member_labels) != labels:
+            raise UserError(f"{source}: the card lists {labels} labels but ensemble member {i} "
+                            f"has {len(member_labels)}")
+
+
+def _check_input_size(prep: Preprocessing, source: str) -> None:
+    size = prep.input_size
+    if len(size) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                 for v in size):
+        raise UserError(f"{source}: preprocessing.input_size must be three positive integers "
+                        f"(channels, height, width), got {list(size)}")
+    channels, height, width = size
+    if (channels > MAX_INPUT_CHANNELS or max(height, width) > MAX_INPUT_SIDE
+            or channels * height * width > MAX_INPUT_VALUES):
+        raise UserError(f"{source}: preprocessing.input_size {list(size)} is beyond the "
+                        f"supported bounds (at most {MAX_INPUT_CHANNELS} channels, "
+                        f"{MAX_INPUT_SIDE} a side, {MAX_INPUT_VALUES:,} values)")
+    for name in ("mean", "std"):
+        values = getattr(prep, name)
+        if len(values) not in (1, channels) or not all(
+                isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            raise UserError(f"{source}: preprocessing.{name} must be 1 or {channels} finite "
+                            f"numbers, got {list(values)}")
+    if any(v <= 0 for v in prep.std):
+        raise UserError(f"{source}: preprocessing.std must be positive, got {list(prep.std)}")
+
+
+def _check_audio(audio: object, source: str) -> None:
+    if audio is None:
+        return
+    if not isinstance(audio, dict):
+        raise UserError(f"{source}: extra.audio must be a mapping, got {type(audio).__name__}")
+    for key, (low, high) in AUDIO_BOUNDS.items():
+        value = audio.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not low <= value <= high:
+            raise UserError(f"{source}: extra.audio.{key} must be between {low} and {high}, "
+                            f"got {value!r}")
 
 
 def _paths(path: str | Path) -> tuple[Path, Path]:
@@ -97,6 +165,10 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path,
     ``precision`` ``float16`` halves the file, ``int8`` quarters its convolution and linear
     weights (see ``weight_storage``); loading expands them back into float32 parameters.
     """
+    from safetensors.torch import save_file
+
+    from emoscope.models.weight_storage import STORED_DTYPE, compress
+
     weights, card_path = _paths(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors = compress(tensors, precision)
@@ -121,12 +193,37 @@ def read_card(path: str | Path) -> ModelCard:
     return ModelCard.from_dict(data, str(card_path))
 
 
-def build_from_card(card: ModelCard) -> nn.Module:
+def build_from_card(card: ModelCard, source: str | Path | None = None) -> nn.Module:
+    """The card's architecture with random weights; arguments the architecture does not take,
+    or values it refuses, are one UserError naming ``source`` (the card), not a traceback."""
     from emoscope import components  # noqa: F401  (every architecture registered)
 
+    source = source or card.name
+    factory = MODELS.get(card.architecture)
     kwargs = dict(card.architecture_kwargs)
     kwargs["pretrained"] = "none"  # weights come from the file
-    return MODELS.build(card.architecture, **kwargs)
+    unknown = _unaccepted_arguments(factory, kwargs)
+    if unknown:
+        raise UserError(f"{source}: architecture '{card.architecture}' takes no argument "
+                        f"{', '.join(repr(k) for k in unknown)}")
+    try:
+        return factory(**kwargs)
+    except (TypeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{source}: architecture '{card.architecture}' cannot be built from "
+                        f"the card's arguments ({reason})") from None
+
+
+def _unaccepted_arguments(factory: object, kwargs: dict[str, Any]) -> list[str]:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return []
+    names = {p.name for p in parameters
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+    return sorted(k for k in kwargs if k not in names and k != "pretrained")
 
 
 def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: Path,
@@ -154,9 +251,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     A Lightning ``.ckpt`` written by ``emoscope train`` loads too (see
     ``load_training_checkpoint``).
     """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from emoscope.models.weight_storage import expand
+
     if Path(path).suffix == ".ckpt":
         return load_training_checkpoint(path, device)
-    weights, _ = _paths(path)
+    weights, card_path = _paths(path)
     card = read_card(path)
     if not weights.is_file():
         raise UserError(f"{weights}: weights file not found")
@@ -164,9 +266,45 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
         raise UserError(f"{weights}: not a readable safetensors file ({err})") from None
-    model = build_from_card(card)
+    model = build_from_card(card, card_path)
     _load_strict(model, expand(state, weights), weights, card.architecture)
     return model.to(device).eval(), card
+
+
+def read_weights_only(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)``; a file that is not one (pickled code, truncated,
+    not a torch file) is one UserError naming it."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling errors come in many types; none is the user's bug
+        raise UserError(f"{path}: not a loadable weights-only checkpoint "
+                        f"({_unpickling_reason(err)})") from None
+
+
+def _unpickling_reason(err: BaseException) -> str:
+    """The part of torch's long refusal that names the problem, in whole words."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    refused = re.search(r"GLOBAL ([\w.]+)", text)
+    if refused:
+        return (f"it would import '{refused.group(1)}': pickled code is refused, only tensors "
+                "and plain values are loaded")
+    if "central directory" in text or "failed reading" in text:
+        return "truncated or damaged: not a complete torch archive"
+    unpickler = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    noise = ("Weights only load failed", "Please file an issue", "Check the documentation",
+             "(1)", "(2)")
+    useful = [line for line in lines if not line.startswith(noise)]
+    reason = (unpickler.group(1) if unpickler and unpickler.group(1).strip()
+              else (useful or lines or [type(err).__name__])[0])
+    reason = reason.split(". ")[0].strip().rstrip(".")
+    if isinstance(err, (KeyError, IndexError, EOFError)) or not re.search("[A-Za-z]{3}", reason):
+        return "not a torch checkpoint file: unreadable from its first bytes"
+    if len(reason) > 160:
+        reason = reason[:160].rsplit(" ", 1)[0] + " ..."
+    return reason
 
 
 def load_training_checkpoint(
@@ -177,19 +315,13 @@ def load_training_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling errors come in many types; none is the user's bug
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(
-            f"{path}: not a loadable weights-only checkpoint ({reason[:160]})"
-        ) from None
+    checkpoint = read_weights_only(path)
     if not isinstance(checkpoint, dict) or "emoscope_card" not in checkpoint:
         raise UserError(f"{path}: not an emoscope training checkpoint (no model card inside)")
     card = ModelCard.from_dict(checkpoint["emoscope_card"], str(path))
     prefix = "network."
     state = {k[len(prefix):]: v for k, v in checkpoint.get("state_dict", {}).items()
              if k.startswith(prefix)}
-    model = build_from_card(card)
+    model = build_from_card(card, path)
     _load_strict(model, state, path, card.architecture)
     return model.to(device).eval(), card

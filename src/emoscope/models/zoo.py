@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from emoscope.errors import UserError
 from emoscope.models.checkpoint import ModelCard, load_model, read_card
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -37,6 +39,8 @@ def resolve_model_path(name_or_path: str | Path | None, task: str = "face_expres
             raise UserError(f"{candidate}: checkpoint not found")
         return candidate
     if candidate.suffix in (".safetensors", ".json") or candidate.exists():
+        if not candidate.exists():
+            raise UserError(f"{candidate}: model file not found")
         if not candidate.with_suffix(".json").is_file():
             raise UserError(f"{candidate}: no model card (.json) beside it")
         return candidate
