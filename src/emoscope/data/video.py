@@ -8,8 +8,9 @@ times; ``every`` keeps every N-th decoded frame and ``fps`` keeps frames at a ta
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from emoscope.data.animated import frames_animated, is_animated_image, probe_animated
 from emoscope.data.images import shrink_to_max_side
-from emoscope.errors import MediaError
+from emoscope.errors import MediaError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,20 @@ VIDEO_SUFFIXES = frozenset(
 
 # Decoded frames are downscaled to this longest side: detection and face crops need no more.
 MAX_FRAME_SIDE = 1920
+# Highest sampling rate ``fps`` may ask for: above every camera's rate, and a period (1 ms) far
+# above float resolution at any plausible timestamp, so sampling always moves forward.
+MAX_SAMPLE_FPS = 1000.0
+# Timestamp rounding of constant-rate streams that sampling at a target rate absorbs.
+_SAMPLE_SLACK_S = 5e-4
+
+
+def check_sample_fps(fps: float | None, name: str = "--fps") -> None:
+    """UserError unless ``fps`` is None or a finite rate in (0, MAX_SAMPLE_FPS]."""
+    if fps is None:
+        return
+    if not (math.isfinite(fps) and 0 < fps <= MAX_SAMPLE_FPS):
+        raise UserError(f"{name} must be a number of frames per second above 0 and at most "
+                        f"{MAX_SAMPLE_FPS:g}, got {fps:g}")
 
 
 @dataclass
@@ -55,8 +70,7 @@ class FrameSampler:
     def __init__(self, every: int = 1, fps: float | None = None):
         if every < 1:
             raise ValueError("every must be >= 1")
-        if fps is not None and fps <= 0:
-            raise ValueError("fps must be > 0")
+        check_sample_fps(fps, "fps")
         self.every = every
         self.period = None if fps is None else 1.0 / fps
         self._next_time: float | None = None
@@ -66,13 +80,20 @@ class FrameSampler:
             return False
         if self.period is None:
             return True
+        if not math.isfinite(time_s):
+            return False  # a broken timestamp: no place on the time line
         if self._next_time is None:
             self._next_time = time_s
-        # Half a millisecond of slack absorbs timestamp rounding of constant-rate streams.
-        if time_s + 5e-4 < self._next_time:
+        reached = time_s + _SAMPLE_SLACK_S
+        if reached < self._next_time:
             return False
-        while self._next_time <= time_s + 5e-4:
-            self._next_time += self.period
+        # The next kept time is the first multiple of the period after this frame: computed,
+        # not stepped to, so a long gap between timestamps costs one step.
+        steps = math.floor((reached - self._next_time) / self.period) + 1
+        following = self._next_time + steps * self.period
+        if following <= reached:  # rounding of the division
+            following += self.period
+        self._next_time = following if following > reached else math.nextafter(reached, math.inf)
         return True
 
 
@@ -80,10 +101,12 @@ class VideoReader:
     """Timed RGB frames of a video file; PyAV first, OpenCV if PyAV cannot open it."""
 
     def __init__(self, path: str | Path, every: int = 1, fps: float | None = None,
-                 max_side: int = MAX_FRAME_SIDE):
+                 max_side: int = MAX_FRAME_SIDE, check: Callable[[], None] | None = None):
         self.path = Path(path)
         self.sampler = FrameSampler(every, fps)
         self.max_side = max_side
+        # called for every decoded frame, kept or not: a deadline that skipped frames reach too
+        self.check = check
         if not self.path.is_file():
             raise MediaError(self.path, "file not found")
         if self.path.stat().st_size == 0:
@@ -107,6 +130,8 @@ class VideoReader:
         frames = {"pyav": _frames_pyav, "pil": frames_animated}.get(self.info.backend,
                                                                    _frames_opencv)
         for index, time_s, get_rgb in frames(self.path):
+            if self.check is not None:
+                self.check()
             if self.sampler.keep(index, time_s):
                 rgb, scale = shrink_to_max_side(get_rgb(), self.max_side)
                 yield Frame(rgb, index, time_s, scale)

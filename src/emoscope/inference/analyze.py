@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from emoscope.data.sources import MediaInput
+from emoscope.data.video import check_sample_fps
 from emoscope.errors import MediaError, UserError
 from emoscope.inference.sources_run import SourceRun, open_frames
 from emoscope.inference.writers import WRITERS
@@ -63,8 +64,7 @@ class AnalyzeOptions:
             raise UserError(f"unknown format '{self.format}'; known formats: {', '.join(WRITERS)}")
         if self.every < 1:
             raise UserError(f"--every must be at least 1, got {self.every}")
-        if self.fps is not None and self.fps <= 0:
-            raise UserError(f"--fps must be positive, got {self.fps}")
+        check_sample_fps(self.fps)  # finite, positive, bounded: sampling must move forward
         if self.smooth < 1:
             raise UserError(f"--smooth must be at least 1, got {self.smooth}")
         if self.smooth_method not in ("ema", "window"):

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from emoscope import __version__
+from emoscope.data.video import MAX_SAMPLE_FPS
 from emoscope.errors import MediaError, UserError
 from emoscope.serve.engine import AnalysisEngine, AnalysisTimeout, RequestOptions, ServiceBusy
 from emoscope.serve.results import MEDIA_TYPES, ResultStore
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(str(resources.files("emoscope.serve") / "static"))
 # Multipart framing (boundaries, part headers) on top of the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
+# /health says "wedged" once an analyser has been busy this many request time limits.
+WEDGED_AFTER_TIMEOUTS = 2.0
 
 
 class AnalyzeResponse(BaseModel):
@@ -62,13 +65,17 @@ class ErrorResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok"]
+    """``wedged`` (HTTP 503): an analyser has been busy for over twice the request time limit,
+    so a request is stuck past its deadline and the service needs a restart."""
+
+    status: Literal["ok", "wedged"]
     version: str
     model: str
     detector: str
     voice_model: str | None  # None: started with --voice-model none
     workers: int
     uptime_s: float
+    busiest_s: float  # how long the analyser lent longest ago has been busy (0: all free)
 
 
 class ModelInfo(BaseModel):
@@ -128,13 +135,22 @@ def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) ->
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
 
-    @app.get("/health", response_model=HealthResponse)
-    async def health() -> HealthResponse:
-        """Liveness: the models and detector are loaded and the service answers."""
-        return HealthResponse(status="ok", version=__version__, model=engine.card.name,
-                              detector=settings.detector, voice_model=engine.voice_model,
-                              workers=settings.workers,
-                              uptime_s=round(time.monotonic() - started, 3))
+    @app.get("/health", response_model=HealthResponse, responses={503: {
+        "model": HealthResponse, "description": "An analyser is wedged past its deadline"}})
+    async def health() -> JSONResponse:
+        """Liveness: the models and detector are loaded, the service answers and no analyser
+        is stuck (503 with status ``wedged`` otherwise)."""
+        busiest = engine.longest_lend_s()
+        wedged = busiest > WEDGED_AFTER_TIMEOUTS * settings.timeout_s
+        body = HealthResponse(status="wedged" if wedged else "ok", version=__version__,
+                              model=engine.card.name, detector=settings.detector,
+                              voice_model=engine.voice_model, workers=settings.workers,
+                              uptime_s=round(time.monotonic() - started, 3),
+                              busiest_s=round(busiest, 3))
+        if wedged:
+            log.warning("health: an analyser has been busy for %.1f s (time limit %g s)",
+                        busiest, settings.timeout_s)
+        return JSONResponse(body.model_dump(), status_code=503 if wedged else 200)
 
     @app.get("/models", response_model=list[ModelInfo])
     async def models() -> list[ModelInfo]:
@@ -173,7 +189,8 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
         path: str | None = Query(None, description="A file inside the --allow-path folder, "
                                                     "instead of an upload"),
         every: int = Query(1, ge=1, description="Analyse every N-th video frame"),
-        fps: float | None = Query(None, gt=0, description="Sample video at this rate"),
+        fps: float | None = Query(None, gt=0, le=MAX_SAMPLE_FPS, allow_inf_nan=False,
+                                  description="Sample video at this rate (frames per second)"),
         smooth: int = Query(1, ge=1, le=1000, description="Smoothing over K frames (1: off)"),
         smooth_method: Literal["ema", "window"] = Query("ema"),
         annotate: bool = Query(False, description="Draw boxes and labels (png or mp4)"),

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from emoscope.data.animated import is_animated_image
 from emoscope.data.audio import has_audio_stream, is_sound_only
-from emoscope.data.video import Frame
-from emoscope.errors import MediaError
+from emoscope.data.video import Frame, VideoReader, check_sample_fps
+from emoscope.errors import MediaError, UserError
 from emoscope.inference.analyze import AnalyzeOptions, build_analyzer
 from emoscope.inference.pipeline import FrameAnalyzer, result_rows
 from emoscope.inference.smoothing import TrackSmoother
@@ -58,6 +58,13 @@ class RequestOptions:
     annotate: bool = False
     plots: bool = False
 
+    def validate(self) -> None:
+        """UserError for options no analysis can honour (the route's checks, for callers of
+        ``AnalysisEngine.analyse`` that bypass it)."""
+        check_sample_fps(self.fps, "fps")
+        if self.every < 1:
+            raise UserError(f"every must be at least 1, got {self.every}")
+
 
 @dataclass
 class AnalysisResult:
@@ -90,6 +97,8 @@ class AnalysisEngine:
         options.validate()
         self._all = [build_analyzer(options) for _ in range(settings.workers)]
         self._free: queue.Queue[FrameAnalyzer] = queue.Queue()
+        self._lent: dict[int, float] = {}  # id(analyser) -> when it was lent (monotonic)
+        self._lent_lock = threading.Lock()
         for analyzer in self._all:
             self._free.put(analyzer)
         predictor = self._all[0].predictor
@@ -120,16 +129,26 @@ class AnalysisEngine:
             analyzer = self._free.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             raise ServiceBusy() from None
+        with self._lent_lock:
+            self._lent[id(analyzer)] = time.monotonic()
         try:
             yield analyzer
         finally:
+            with self._lent_lock:
+                self._lent.pop(id(analyzer), None)
             self._free.put(analyzer)
+
+    def longest_lend_s(self) -> float:
+        """Seconds the analyser lent longest ago has been out (0 when all are free): far past
+        the request deadline means a worker is wedged in a call that checks no deadline."""
+        with self._lent_lock:
+            oldest = min(self._lent.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def analyse(self, path: Path, kind: str, source: str, options: RequestOptions,
                 out_dir: Path | None, deadline: float) -> AnalysisResult:
         """Analyse one image, video or audio file; MediaError for unreadable media."""
-        from emoscope.inference.sources_run import open_frames
-
+        options.validate()
         with self.lend(deadline) as analyzer:  # decoding too: memory grows with workers only
             if kind == "video" and self.voice is not None and is_sound_only(path):
                 kind = "audio"  # a voice memo in an mp4/webm container: no frames to look at
@@ -143,7 +162,7 @@ class AnalysisEngine:
                 if is_animated_image(path):  # a GIF, APNG or animated WebP: every frame
                     kind = "video"
             try:
-                frames, _ = open_frames(path, kind, options.every, options.fps)
+                frames = _open_frames(path, kind, options, deadline)
             except MediaError as err:
                 raise MediaError(source, err.problem) from None
             except (OSError, EOFError) as err:
@@ -279,6 +298,19 @@ def _records(table) -> list[dict[str, object]]:
 def _check_deadline(deadline: float) -> None:
     if time.monotonic() > deadline:
         raise AnalysisTimeout()
+
+
+def _open_frames(path: Path, kind: str, options: RequestOptions,
+                 deadline: float) -> Iterator[Frame]:
+    """The frames of an image, or of a video with the deadline checked at every decoded frame
+    (frames that sampling skips included: a long video with a sparse rate decodes for long)."""
+    if kind == "image":
+        from emoscope.inference.sources_run import open_frames
+
+        return open_frames(path, kind)[0]
+    reader = VideoReader(path, every=options.every, fps=options.fps,
+                         check=lambda: _check_deadline(deadline))
+    return iter(reader)
 
 
 def _until(frames: Iterator[Frame], deadline: float) -> Iterator[Frame]:

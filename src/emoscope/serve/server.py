@@ -13,6 +13,9 @@ from emoscope.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 
+# After SIGTERM or Ctrl-C, requests still running get this long before they are cancelled.
+SHUTDOWN_GRACE_S = 5
+
 
 def _uvicorn_config(app, settings: ServeSettings, **extra: object):
     import uvicorn
@@ -39,11 +42,35 @@ def run_server(settings: ServeSettings) -> None:
         app = create_app(settings)
         log.info("emoscope serve on http://%s:%d (page at /, schema at /openapi.json)",
                  settings.host, settings.port)
-        uvicorn.Server(_uvicorn_config(app, settings)).run(sockets=[listener])
+        config = _uvicorn_config(app, settings, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+        uvicorn.Server(config).run(sockets=[listener])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         log.info("emoscope serve stopped")
     finally:
         listener.close()
+    _leave_stuck_threads(SHUTDOWN_GRACE_S)
+
+
+def _leave_stuck_threads(grace_s: float) -> None:
+    """Exit now if an analysis thread outlives the shutdown: the interpreter would wait for it
+    at exit, and a call stuck in native code (no deadline check reaches it) never returns."""
+    import os
+    import sys
+
+    stop = time.monotonic() + grace_s
+    while True:
+        stuck = [t for t in threading.enumerate()
+                 if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+        if not stuck or time.monotonic() > stop:
+            break
+        time.sleep(0.05)
+    if stuck:
+        log.warning("emoscope serve stopped; %d analysis thread(s) still busy were abandoned",
+                    len(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 class BackgroundServer:

@@ -1,0 +1,141 @@
+"""Requests meant to wedge the service: refused options, deadlines inside decoding, a health
+check that sees a stuck analyser, and a server that SIGTERM stops even then."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+@pytest.mark.parametrize("fps", ["inf", "-inf", "nan", "1e12", "1001", "0"])
+def test_unusable_fps_is_a_422_and_the_service_keeps_serving(client, face_video, fps):
+    video = face_video.read_bytes()
+    response = client.post(f"/analyze?fps={fps}",
+                           files={"file": ("clip.mp4", video, "video/mp4")})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith("invalid request: fps: ") and "\n" not in detail
+    good = client.post("/analyze?fps=4", files={"file": ("clip.mp4", video, "video/mp4")})
+    assert good.status_code == 200 and good.json()["frames"] == 8
+
+
+def test_engine_refuses_an_infinite_rate_itself(engine, face_video, tmp_path):
+    from emoscope.errors import UserError
+    from emoscope.serve.engine import RequestOptions
+
+    with pytest.raises(UserError, match="fps must be"):
+        engine.analyse(face_video, "video", "clip.mp4", RequestOptions(fps=float("inf")),
+                       None, time.monotonic() + 30)
+
+
+def test_the_deadline_reaches_frames_that_sampling_skips(engine, face_video, monkeypatch,
+                                                         one_torch_thread):
+    """Every N-th frame with a huge N decodes the whole video for one analysed frame: the
+    deadline must be checked while decoding, not only before analysed frames."""
+    from emoscope.serve import engine as engine_module
+    from emoscope.serve.engine import AnalysisTimeout, RequestOptions
+
+    checks = []
+
+    def deadline_after_five_checks(deadline: float) -> None:
+        checks.append(deadline)
+        if len(checks) > 5:
+            raise AnalysisTimeout()
+
+    monkeypatch.setattr(engine_module, "_check_deadline", deadline_after_five_checks)
+    with pytest.raises(AnalysisTimeout):
+        engine.analyse(face_video, "video", "clip.mp4", RequestOptions(every=10**9), None,
+                       time.monotonic() + 30)
+    assert engine.longest_lend_s() == 0.0  # the analyser went back
+
+
+def test_health_reports_a_wedged_analyser(make_client, engine):
+    client = make_client(timeout_s=0.2)
+    assert client.get("/health").json()["status"] == "ok"
+    with engine.lend(time.monotonic() + 5):  # busy as a call stuck in native code would be
+        time.sleep(0.5)
+        response = client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "wedged" and body["busiest_s"] >= 0.4
+    after = client.get("/health")
+    assert after.status_code == 200 and after.json()["status"] == "ok"
+    assert after.json()["busiest_s"] == 0.0
+
+
+_STUCK_SERVER = """
+import sys, time
+from emoscope.serve import engine as engine_module
+from emoscope.serve.server import run_server
+from emoscope.serve.settings import ServeSettings
+
+def stuck(self, *args, **kwargs):  # a call that never returns and checks no deadline
+    while True:
+        time.sleep(0.05)
+
+engine_module.AnalysisEngine.analyse = stuck
+run_server(ServeSettings(model=sys.argv[1], port=int(sys.argv[2]), voice_model="none",
+                         timeout_s=1, batch_size=4))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_a_server_with_a_stuck_request(tiny_model_path, photo_jpeg,
+                                                      tmp_path: Path, stop_signal):
+    port = _free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-c", _STUCK_SERVER, str(tiny_model_path),
+                               str(port)], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        stop = time.monotonic() + 120
+        while time.monotonic() < stop:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+
+        def send() -> None:
+            try:
+                httpx.post(f"{url}/analyze", timeout=60,
+                           files={"file": ("a.jpg", photo_jpeg, "image/jpeg")})
+            except httpx.HTTPError:
+                pass
+
+        threading.Thread(target=send, daemon=True).start()
+        time.sleep(1.0)
+        assert httpx.get(f"{url}/health", timeout=5).json()["status"] in ("ok", "wedged")
+        server.send_signal(stop_signal)
+        # before: the server waited for the stuck request for ever
+        code = server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        log.close()
+    if stop_signal == signal.SIGTERM:
+        assert code == -signal.SIGTERM  # uvicorn ends by the signal it caught
+    else:  # Ctrl-C: the stuck analysis thread is left behind, not waited for
+        assert code == 0
+        assert "1 analysis thread(s) still busy were abandoned" in \
+            (tmp_path / "server.log").read_text()
