@@ -325,3 +325,26 @@ def load_training_checkpoint(
     model = build_from_card(card, path)
     _load_strict(model, state, path, card.architecture)
     return model.to(device).eval(), card
+
+
+def check_resumable(path: str | Path, module: nn.Module | None) -> None:
+    """UserError naming ``path`` unless it is a weights-only training checkpoint whose
+    ``state_dict`` fits ``module`` (the run being resumed): truncated files and checkpoints of
+    another run fail here in one line, before training starts."""
+    path = Path(path)
+    checkpoint = read_weights_only(path)
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise UserError(f"{path}: not a training checkpoint (no state_dict); delete it to start "
+                        "the run afresh")
+    if module is None:
+        return
+    own, stored = module.state_dict(), checkpoint["state_dict"]
+    missing = [k for k in own if k not in stored]
+    unexpected = [k for k in stored if k not in own]
+    wrong = [k for k in own if k in stored and hasattr(stored[k], "shape")
+             and tuple(own[k].shape) != tuple(stored[k].shape)]
+    if missing or unexpected or wrong:
+        example = (missing or unexpected or wrong)[0]
+        raise UserError(f"{path}: a checkpoint of another model, not of this run "
+                        f"({len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} "
+                        f"reshaped tensors, e.g. '{example}')")

@@ -25,7 +25,7 @@ from emoscope.data.faces import FaceArrays
 from emoscope.errors import UserError
 from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing, backbone_preprocessing
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.checkpoint import ModelCard, check_resumable, load_model, save_model
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.config import LossConfig, TrainConfig
 from emoscope.training.data_module import FaceDataModule, check_sampler, inverse_frequency
@@ -169,6 +169,8 @@ def fit_resumable(trainer: L.Trainer, run_dir: Path, last_ckpt: Path, resume: bo
     ckpt_path = str(last_ckpt) if resume and last_ckpt.exists() else None
     if resume and ckpt_path is None:
         log.info("no checkpoint to resume in %s; starting fresh", run_dir)
+    if ckpt_path is not None:
+        check_resumable(ckpt_path, fit_inputs.get("model"))  # one line, not a traceback
     if ckpt_path is not None and trainer.is_global_zero:
         preserve_metrics(run_dir)  # Lightning's CSV logger would delete the earlier epochs
     with warnings.catch_warnings():
