@@ -139,6 +139,13 @@ def register(app: typer.Typer) -> None:
         frames_per_video: Annotated[int, typer.Option(
             "--frames-per-video", min=1, help="RAVDESS videos with a face model: frames "
             "sampled per clip.")] = 10,
+        protocol: Annotated[str, typer.Option(
+            "--protocol", help="registered: the dataset's face crops as they are; pipeline: "
+            "each face set into a camera-like frame and found by the analyzer's detector "
+            "(fer2013, ferplus).")] = "registered",
+        limit: Annotated[int, typer.Option(
+            "--limit", min=0, help="--protocol pipeline: score N faces spread over the split "
+            "(0: all).")] = 0,
     ) -> None:
         """Score a model on a dataset split (the metrics that dataset's field reports).
 
@@ -146,15 +153,21 @@ def register(app: typer.Typer) -> None:
         (--dataset emotic) mAP, per-class AP and VAD MAE. Written as
         evaluation_metrics.txt/.json into --out (default: the model's folder).
         """
+        from emoscope.cli.protocol_cmd import check_protocol, evaluate_pipeline_command
         from emoscope.cli.speech_cmd import SPEECH_DATASETS, evaluate_speech_command
 
         check_report_path(json_path)
+        check_protocol(protocol, dataset)
         if dataset in SPEECH_DATASETS:
             evaluate_speech_command(model, dataset, root, split, json_path, out, batch_size,
                                     device, parse_key_values(data, "--data"), max_per_emotion,
                                     frames_per_video, runtime)
             return
         split = split or "test"
+        if protocol == "pipeline":
+            evaluate_pipeline_command(model, dataset, root, split, json_path, out, batch_size,
+                                      device, runtime, parse_key_values(data, "--data"), limit)
+            return
         if runtime != "torch" and dataset in ("caer_s", "emotic_clef", "affwild2", "emotic"):
             raise UserError(f"--runtime {runtime} is available for face-expression and speech "
                             f"datasets; evaluate {dataset} models with --runtime torch")
