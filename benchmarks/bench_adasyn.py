@@ -6,7 +6,7 @@ prints a Markdown table.
 The features are random Gaussian vectors with each label's positives shifted along their own
 direction (so ADASYN finds majority neighbours, as on real features); the 26 labels' positive
 rates fall geometrically from 50% to 0.5% (a long tail like EMOTIC's; not its real counts,
-which are not on this machine). ``--dim 1536`` is two 768-wide Swin-T streams. The baseline
+which the project does not have). ``--dim 1536`` is two 768-wide Swin-T streams. The baseline
 of every ratio is one epoch of fusion + heads training on the same cached features (batch
 32, simple fusion, emotion heads, Adam), measured in the same run: the price of resampling
 in epochs of cached training.

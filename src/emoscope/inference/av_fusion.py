@@ -74,8 +74,8 @@ def intermediate_fusion(path: Path, voice_table: pd.DataFrame,
     frames (largest face, sampled at ``options.av_fps``) and its log-mel."""
     if not options.av_model:
         raise UserError("--fusion intermediate needs an audio-visual model (--av-model FILE, "
-                        "architecture av_intermediate); none ships: no audio-visual training "
-                        "data is on this machine")
+                        "architecture av_intermediate); none ships: the project has no "
+                        "audio-visual training data")
     from emoscope.inference.av_windows import AVWindowReader, predict_windows
 
     reader = AVWindowReader(options)
