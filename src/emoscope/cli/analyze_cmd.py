@@ -65,6 +65,19 @@ def _report(report) -> None:
         raise typer.Exit(1)
 
 
+def check_model_names(options) -> None:
+    """The speech and fusion models named on the command line resolved before any input is
+    read: a misspelt --voice-model fails at once, also when no input has sound."""
+    if not (options.voice and options.voice_model) and not options.av_model:
+        return
+    from emoscope.models.zoo import resolve_model_path
+
+    if options.voice and options.voice_model:
+        resolve_model_path(options.voice_model, "speech_emotion")
+    if options.av_model:
+        resolve_model_path(options.av_model, "av_intermediate")
+
+
 def register(app: typer.Typer) -> None:
     _register_analyze(app)
     _register_webcam(app)
@@ -83,7 +96,8 @@ def _register_analyze(app: typer.Typer) -> None:
         detector: str = typer.Option("mediapipe", help="Face detector (emoscope list detectors)."),
         model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
-        runtime: str = typer.Option("torch", help="torch or onnx (ONNX Runtime)."),
+        runtime: str = typer.Option("auto", help="auto (ONNX Runtime for shipped models and "
+                                   "without torch, else PyTorch), torch or onnx."),
         batch_size: int = typer.Option(64, help="Faces per model batch."),
         align: bool = typer.Option(True, "--align/--no-align", help="Turn faces tilted 10 or "
                                    "more degrees upright before classifying them."),
@@ -135,6 +149,7 @@ def _register_analyze(app: typer.Typer) -> None:
             pose=pose, landmarks=landmarks, voice=voice, voice_model=voice_model,
             voice_window=voice_window, voice_hop=voice_hop, fusion=fusion,
             face_weight=face_weight, av_model=av_model)
+        check_model_names(options)
         if engine != "local":
             from emoscope.cli.batch_view import run_ray_command
 
@@ -155,7 +170,8 @@ def _register_webcam(app: typer.Typer) -> None:
         detector: str = typer.Option("mediapipe", help="Face detector."),
         model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
-        runtime: str = typer.Option("torch", help="torch or onnx (ONNX Runtime)."),
+        runtime: str = typer.Option("auto", help="auto (ONNX Runtime for shipped models and "
+                                   "without torch, else PyTorch), torch or onnx."),
         smooth: int = typer.Option(5, help="Temporal smoothing over K frames per track."),
         smooth_method: str = typer.Option(
             "ema", help="ema, or window: the mean of the last K frames (the self-ensemble of "
