@@ -104,8 +104,16 @@ class RowProblem(ValueError):
     """A row that cannot become a record; the message is the reason shown to the user."""
 
 
+# A value at the end of a reason: quoted, a list, a number or a size ("'abc'", "[1, 2]", "640x480").
+_TRAILING_VALUE = re.compile(r"""\s+(?:'[^']*'|"[^"]*"|\[[^\]]*\]|-?[\d.]+(?:x[\d.]+)?)\s*$""")
+
+
 def _reason_kind(reason: str) -> str:
-    return reason.split(":", 1)[0].split(" (", 1)[0]
+    """The reason without the values in it: rows skipped for one cause count as one kind."""
+    kind = reason.split(":", 1)[0].split(" (", 1)[0]
+    if ", got " in kind:  # "must be 0 or 1, got [0, 2]": the value follows the comma
+        return kind.split(", got ", 1)[0].strip()
+    return _TRAILING_VALUE.sub("", kind).strip()
 
 
 def normalise_column(name: str) -> str:
