@@ -38,10 +38,14 @@ def format_heads(report: dict[str, Any]) -> str:
     from emoscope.evaluation.counterfactual import side_by_side
 
     score = "accuracy" if "accuracy" in report else "mAP"
-    lines = [f"{'head':<14}{score:>10}{'macro-F1':>10}"]
-    for head, accuracy, macro_f1 in side_by_side(report):
+    rows = side_by_side(report)
+    # multi-label heads (CLEF on EMOTIC) have mAP and no macro-F1: no column of nan
+    with_f1 = any(f1 == f1 for _, _, f1 in rows)
+    lines = [f"{'head':<14}{score:>10}" + (f"{'macro-F1':>10}" if with_f1 else "")]
+    for head, accuracy, macro_f1 in rows:
         mark = "  <- debiased" if head == "tie" else ""
-        lines.append(f"{head:<14}{accuracy:>10.4f}{macro_f1:>10.4f}{mark}")
+        f1 = f"{macro_f1:>10.4f}" if with_f1 else ""
+        lines.append(f"{head:<14}{accuracy:>10.4f}{f1}{mark}")
     return "\n".join(lines) + "\n"
 
 
