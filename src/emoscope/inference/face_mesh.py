@@ -41,7 +41,7 @@ _LEFT_SIDE = [left for _, left in MIRROR_PAIRS]
 EAR_CHEEK = (234, 454)
 LOWER_EYELIDS = (145, 374)
 # Mean angle of the cheek-to-eyelid line above the horizontal on five upright adult portraits
-# facing the camera (9.6-14.0 degrees; see the README's Analyse media section).
+# facing the camera (9.6-14.0 degrees; see docs/research/face-expression.md, Head pose).
 EYE_CHEEK_TILT_DEG = 11.6
 
 
