@@ -6,7 +6,7 @@ librosa's Slaney filters from 0 Hz, waveform scaled to -30 dBFS), trained with t
 end-to-end loss to tell speakers apart. Speaker identity and speaking style share the same
 acoustic cues, and the second layer's outputs, mean- and std-pooled over time, separate
 RAVDESS emotions of unseen speakers about as well as a fine-tuned ImageNet CNN on log-mel
-(leave-actors-out logistic regression on actors 01-16: 66% accuracy, docs/speech.md).
+(leave-actors-out logistic regression on actors 01-16: 66% accuracy, docs/research/speech.md).
 
 This model keeps the toolkit's one audio front end: it takes the usual (N, n_mels, T) log-mel,
 maps the mel power onto the encoder's 40 bands with a fixed least-squares matrix between the

@@ -6,7 +6,7 @@ statistics, and the weights that quantisation hurts most for their size, those w
 than 32 values per output channel (depthwise kernels) or fewer than 20,000 in all (the stem,
 small heads). On EfficientNet-Lite0 speech models quantising everything moved class
 probabilities by 0.0086 on average and changed 3% of predictions; this split moves them by
-0.0027 and changes 1% (docs/speech.md), for under 10% more bytes. Loading expands them back
+0.0027 and changes 1% (docs/research/speech.md), for under 10% more bytes. Loading expands them back
 to float32, so a model holds ordinary float parameters and runs as fast as before; only the
 file is smaller. Quantised weights sit under ``<key>:int8`` with their scales under
 ``<key>:scale``, names no PyTorch module can produce.
