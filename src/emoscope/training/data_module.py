@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from emoscope.data.faces import FaceArrays
 from emoscope.errors import UserError
+from emoscope.training.resume import ResumableLoader
 
 
 class FaceTensorDataset(Dataset):
@@ -54,16 +55,16 @@ def training_loader(dataset: Dataset, labels: np.ndarray, num_classes: int, batc
                     sampler: str = "random", seed: int = 0,
                     drop_last: bool = True) -> DataLoader:
     """Shuffled batches (``random``) or class-balanced draws with replacement
-    (``class_weighted``), both from a generator seeded by ``seed``."""
+    (``class_weighted``), both from a generator seeded by ``seed`` and kept in checkpoints."""
     generator = torch.Generator().manual_seed(seed)
     if sampler == "class_weighted":
         weights = class_balanced_weights(labels, num_classes)
         draws = WeightedRandomSampler(torch.as_tensor(weights), len(weights), replacement=True,
                                       generator=generator)
-        return DataLoader(dataset, batch_size, sampler=draws, drop_last=drop_last)
+        return ResumableLoader(dataset, batch_size, sampler=draws, drop_last=drop_last)
     check_sampler(sampler)
-    return DataLoader(dataset, batch_size, shuffle=True, drop_last=drop_last,
-                      generator=generator)
+    return ResumableLoader(dataset, batch_size, shuffle=True, drop_last=drop_last,
+                           generator=generator)
 
 
 class FaceDataModule(L.LightningDataModule):

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
@@ -84,8 +86,8 @@ def speech_card(cfg: SpeechTrainConfig, arch_kwargs: dict, label_space: LabelSpa
     )
 
 
-def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
-                 command: str | None = None) -> TrainResult:
+def train_speech(cfg: SpeechTrainConfig, resume: bool = False, command: str | None = None,
+                 callbacks: Sequence[L.Callback] = ()) -> TrainResult:
     """Train, keep the best checkpoint on the validation speakers, export safetensors + card.
 
     Writes to ``out_dir/name`` as ``train`` does (config.yaml, checkpoints, metrics.csv,
@@ -127,7 +129,7 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False,
                             teacher, cfg.data.teacher_weight)
     trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
                                         len(train_set) // cfg.trainer.batch_size,
-                                        sanity_val_steps=None)
+                                        sanity_val_steps=None, extra_callbacks=callbacks)
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module, datamodule=data)
     return _finish(cfg, run_dir, module, checkpoint, network, card, val_set)
 

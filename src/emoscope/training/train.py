@@ -7,6 +7,7 @@ import logging
 import shlex
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from emoscope.training.freezing import freeze_early_stages
 from emoscope.training.history import merge_metrics, preserve_metrics, read_history
 from emoscope.training.losses import build_loss
 from emoscope.training.module import ClassifierModule
+from emoscope.training.resume import RestoreRandomState
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -105,11 +107,12 @@ def loss_kwargs(loss: LossConfig, labels: np.ndarray, num_classes: int) -> dict[
 
 
 def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
-                  sanity_val_steps: int | None = 0) -> tuple[L.Trainer, ModelCheckpoint]:
+                  sanity_val_steps: int | None = 0,
+                  extra_callbacks: Sequence[L.Callback] = ()) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Lightning trainer of every task: best/last checkpoints on ``monitor`` (max), early
     stopping, an EMA of the weights (``t.ema_decay``, checked by ``start_run``), wall-time
     limit, CSV metrics in the run folder, and the device, strategy and node settings of the
-    task's trainer config ``t`` (DDP included)."""
+    task's trainer config ``t`` (DDP included); ``extra_callbacks`` run beside them."""
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
                                  monitor=monitor, mode="max")
     # Lightning's save_last rewrites last.ckpt only when a new best is saved, so a killed run
@@ -117,7 +120,7 @@ def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
     # last.ckpt after every epoch instead
     latest = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None,
                              save_top_k=1, enable_version_counter=False)
-    callbacks: list[L.Callback] = [checkpoint, latest]
+    callbacks: list[L.Callback] = [checkpoint, latest, RestoreRandomState(), *extra_callbacks]
     if t.ema_decay > 0:
         # checkpoints then hold the average as state_dict (the raw weights beside it, for
         # --resume), so best.ckpt and the exported model are the averaged weights
@@ -184,12 +187,14 @@ def fit_resumable(trainer: L.Trainer, run_dir: Path, last_ckpt: Path, resume: bo
         merge_metrics(run_dir)
 
 
-def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) -> TrainResult:
+def train(cfg: TrainConfig, resume: bool = False, command: str | None = None,
+          callbacks: Sequence[L.Callback] = ()) -> TrainResult:
     """Train, keep the best checkpoint on validation, export it as safetensors + card.
 
     Writes to ``out_dir/name``: config.yaml, checkpoints/{best,last}.ckpt, metrics.csv,
     history.png, model.{safetensors,json}, final_metrics.json, val_report.json, confusion.png.
     command: how the run was started, for the model card (default: this process's argv).
+    callbacks: extra Lightning callbacks (tests interrupt runs with one).
     """
     check_sampler(cfg.trainer.sampler)
     run_dir, last_ckpt = start_run(cfg, resume)
@@ -217,7 +222,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None) ->
                           cfg.trainer.sampler, cfg.data.soft_labels, cfg.trainer.seed)
     trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
                                         len(train_set) // cfg.trainer.batch_size,
-                                        sanity_val_steps=None)
+                                        sanity_val_steps=None, extra_callbacks=callbacks)
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module, datamodule=data)
     return _finish(cfg, run_dir, trainer, module, checkpoint, network, card, val_set)
 

@@ -32,6 +32,7 @@ from emoscope.models.multitask import OUTPUTS
 from emoscope.registry import DATASETS, LOSSES, MODELS
 from emoscope.training.affwild2_config import AffWild2Config
 from emoscope.training.multitask_module import MONITOR, MultiTaskModule
+from emoscope.training.resume import ResumableLoader
 from emoscope.training.train import (
     TrainResult,
     _default_command,
@@ -164,8 +165,8 @@ def train_member(cfg: AffWild2Config, member: int, train: MultiTaskFaces,
     t = run_cfg.trainer
     generator = torch.Generator().manual_seed(t.seed)
     drop_last = len(index) > t.batch_size  # BatchNorm in the fusion needs batches of 2+
-    train_loader = DataLoader(FrameDataset(train, index), t.batch_size, shuffle=True,
-                              generator=generator, drop_last=drop_last)
+    train_loader = ResumableLoader(FrameDataset(train, index), t.batch_size, shuffle=True,
+                                   generator=generator, drop_last=drop_last)
     val_loader = DataLoader(FrameDataset(val), t.eval_batch_size, shuffle=False)
     trainer, checkpoint = _trainer(run_cfg, run_dir, len(train_loader))
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,

@@ -31,6 +31,7 @@ from emoscope.registry import DATASETS, MODELS
 from emoscope.training.clef_config import ClefConfig
 from emoscope.training.counterfactual_module import CounterfactualModule, monitor_name
 from emoscope.training.losses_counterfactual import CounterfactualLoss
+from emoscope.training.resume import ResumableLoader
 from emoscope.training.train import (
     TrainResult,
     _default_command,
@@ -188,8 +189,8 @@ def train_clef(cfg: ClefConfig, resume: bool = False, command: str | None = None
     t = cfg.trainer
     generator = torch.Generator().manual_seed(t.seed)
     drop_last = len(train) > t.batch_size and len(train) % t.batch_size == 1
-    train_loader = DataLoader(train, t.batch_size, shuffle=True, generator=generator,
-                              num_workers=cfg.data.num_workers, drop_last=drop_last)
+    train_loader = ResumableLoader(train, t.batch_size, shuffle=True, generator=generator,
+                                   num_workers=cfg.data.num_workers, drop_last=drop_last)
     val_loader = DataLoader(val, t.eval_batch_size, num_workers=cfg.data.num_workers)
     trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader))
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,

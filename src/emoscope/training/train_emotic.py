@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from emoscope.training.adasyn import resample_cached, write_resampling_report
 from emoscope.training.emotic_config import EmoticConfig
 from emoscope.training.feature_cache import cached_features
 from emoscope.training.multistream_module import MONITOR, MultiStreamModule
+from emoscope.training.resume import ResumableLoader
 from emoscope.training.train import (
     TrainResult,
     _default_command,
@@ -137,17 +139,18 @@ def _loaders(cfg: EmoticConfig, network: MultiStreamModel, train: EmoticDataset,
     workers = 0 if t.feature_cache else cfg.data.num_workers
     # drop_last: a last batch of one row would break BatchNorm in the fusion/heads
     drop_last = len(train_data) > t.batch_size and len(train_data) % t.batch_size == 1
-    return (DataLoader(train_data, t.batch_size, shuffle=True, generator=generator,
-                       num_workers=workers, drop_last=drop_last),
+    return (ResumableLoader(train_data, t.batch_size, shuffle=True, generator=generator,
+                            num_workers=workers, drop_last=drop_last),
             DataLoader(val_data, t.eval_batch_size, shuffle=False, num_workers=workers))
 
 
-def _trainer(cfg: EmoticConfig, run_dir: Path, steps: int) -> tuple[L.Trainer, ModelCheckpoint]:
-    return build_trainer(cfg.trainer, run_dir, MONITOR, steps)
+def _trainer(cfg: EmoticConfig, run_dir: Path, steps: int,
+             callbacks: Sequence[L.Callback] = ()) -> tuple[L.Trainer, ModelCheckpoint]:
+    return build_trainer(cfg.trainer, run_dir, MONITOR, steps, extra_callbacks=callbacks)
 
 
-def train_emotic(cfg: EmoticConfig, resume: bool = False,
-                 command: str | None = None) -> TrainResult:
+def train_emotic(cfg: EmoticConfig, resume: bool = False, command: str | None = None,
+                 callbacks: Sequence[L.Callback] = ()) -> TrainResult:
     """Train a multi-stream EMOTIC model, keep the best checkpoint on val/mAP, export it."""
     run_dir, last_ckpt = start_run(cfg, resume)
 
@@ -166,7 +169,7 @@ def train_emotic(cfg: EmoticConfig, resume: bool = False,
                                card=card.to_dict())
     train_loader, val_loader = _loaders(cfg, network, train, val)
     write_resampling_report(train_loader.dataset, run_dir)
-    trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader))
+    trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader), callbacks)
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,
                   train_dataloaders=train_loader, val_dataloaders=val_loader)
     return _finish(cfg, run_dir, trainer, module, checkpoint, card, val)
