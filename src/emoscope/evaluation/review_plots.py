@@ -89,11 +89,27 @@ def _va_panel(ax: Any, entry: dict[str, Any]) -> None:
     if "va_pred" not in entry or len(entry["va_pred"]) < 2:
         ax.text(5.5, 5.5, "no valence/arousal head", ha="center", fontsize=8)
         return
-    (pv, pa), (tv, ta) = entry["va_pred"][:2], entry["va_true"][:2]
+    (pv, pa), outside = clip_to_plane(entry["va_pred"][:2])
+    (tv, ta), _ = clip_to_plane(entry["va_true"][:2])
     ax.annotate("", (pv, pa), (tv, ta), arrowprops={"arrowstyle": "->", "color": "0.5"})
     ax.plot(tv, ta, "o", color=TRUE_COLOUR, label="true")
-    ax.plot(pv, pa, "s", color=PRED_COLOUR, label="predicted")
+    if outside:  # drawn hollow on the edge, with its real value written beside it
+        v, a = (float(x) for x in entry["va_pred"][:2])
+        ax.plot(pv, pa, "s", markerfacecolor="none", color=PRED_COLOUR,
+                label="predicted (outside 1-10)", clip_on=False)
+        ax.text(5.5, 1.3, f"predicted ({v:.1f}, {a:.1f}) is outside 1-10: shown at the edge",
+                ha="center", fontsize=6, color=PRED_COLOUR)
+    else:
+        ax.plot(pv, pa, "s", color=PRED_COLOUR, label="predicted")
     ax.legend(fontsize=7)
+
+
+def clip_to_plane(point: Any, low: float = 1.0, high: float = 10.0) -> tuple[tuple, bool]:
+    """``point`` (valence, arousal) clipped onto the 1-10 plane, and whether it was outside."""
+    values = np.asarray(point, dtype=np.float64)[:2]
+    clipped = np.clip(np.nan_to_num(values, nan=(low + high) / 2), low, high)
+    return (float(clipped[0]), float(clipped[1])), bool(
+        np.any(~np.isfinite(values)) or np.any(clipped != values))
 
 
 def plot_grid(review: dict[str, Any], dataset: Any, picked: np.ndarray, path: Path,
