@@ -2,6 +2,8 @@
 
 import importlib
 
+from emoscope.inference.detectors.base import DETECTOR_MODULES
+
 _MODULES = (
     "emoscope.models.backbones",
     "emoscope.models.classifier",
@@ -32,9 +34,7 @@ _MODULES = (
     "emoscope.training.losses_combined",
     "emoscope.training.losses_multitask",
     "emoscope.training.losses_counterfactual",
-    "emoscope.inference.detectors.mediapipe_detector",
-    "emoscope.inference.detectors.opencv_detector",
-    "emoscope.inference.detectors.mtcnn_detector",
+    *DETECTOR_MODULES,
 )
 
 for _name in _MODULES:

@@ -106,7 +106,7 @@ def test_evaluation_with_onnx_scores_the_known_answer(tmp_path, bar_oracle_path)
 
 
 def test_unknown_runtime_is_a_user_error(photo, tiny_model_path):
-    with pytest.raises(UserError, match="unknown runtime 'tensorrt'; use torch or onnx"):
+    with pytest.raises(UserError, match="unknown runtime 'tensorrt'; use auto, torch or onnx"):
         run_analysis([str(photo)], AnalyzeOptions(model=str(tiny_model_path),
                                                   runtime="tensorrt", plots=False))
 

@@ -38,12 +38,11 @@ def test_preprocessing_follows_the_card(tiny_model_path):
 
 def test_normalisation_uses_card_mean_and_std(predictor):
     crop = np.full((64, 64, 3), 255, np.uint8)
-    tensor = predictor._to_tensor([crop])
+    batch = predictor._to_array([crop])
     prep = predictor.card.preprocessing
     expected = (1.0 - prep.mean[0]) / prep.std[0]
-    assert tensor.shape == (1, 3, 64, 64)
-    assert tensor[0, 0, 0, 0].item() == pytest.approx(expected, rel=1e-5)
-    assert tensor.is_contiguous(memory_format=torch.channels_last)
+    assert batch.shape == (1, 3, 64, 64) and batch.dtype == np.float32
+    assert batch[0, 0, 0, 0] == pytest.approx(expected, rel=1e-5)
 
 
 def test_batched_predictions_match_single(predictor, astronaut_rgb):

@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, help="Shipped model name or .safetensors path."),
         detector: str = typer.Option("mediapipe", help="Face detector (emoscope list detectors)."),
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
-        runtime: str = typer.Option("torch", help="torch or onnx (ONNX Runtime)."),
+        runtime: str = typer.Option("auto", help="auto (ONNX Runtime for shipped models and "
+                                   "without torch, else PyTorch), torch or onnx."),
         max_upload_mb: float = typer.Option(50.0, help="Largest upload accepted, in MB."),
         timeout: float = typer.Option(60.0, help="Seconds one request may take."),
         allow_path: str = typer.Option(

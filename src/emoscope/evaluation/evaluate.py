@@ -118,19 +118,12 @@ def resolve_model(model: ModelArg, task: str = "face_expression",
     if isinstance(model, tuple):
         network, card = model
         return network, card, card.name
-    if runtime != "torch":
-        from emoscope.inference.onnx_backend import check_runtime, load_onnx
+    from emoscope.models.loading import load_for_inference
 
-        check_runtime(runtime)
-        network, card = load_onnx(model, task, str(device))
-        return network, card, f"{model or card.name} (onnx)"
-    from emoscope import components  # noqa: F401  (fills the MODELS registry)
-    from emoscope.models.checkpoint import load_model
-    from emoscope.models.zoo import resolve_model_path
-
-    path = resolve_model_path(model, task)
-    network, card = load_model(path, device=device)
-    return network, card, str(path)
+    loaded = load_for_inference(model, task, runtime, str(device))
+    if loaded.runtime == "onnx":
+        return loaded.network, loaded.card, f"{model or loaded.card.name} (onnx)"
+    return loaded.network, loaded.card, loaded.source
 
 
 def evaluate_model(

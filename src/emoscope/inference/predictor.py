@@ -7,15 +7,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from emoscope.errors import UserError
 from emoscope.inference.detectors.base import FaceBox
 from emoscope.inference.face_align import FER2013_TEMPLATE, aligned_face
 from emoscope.models.checkpoint import ModelCard
+from emoscope.models.onnx_runtime import OnnxModel, sigmoid, softmax
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +91,25 @@ class Predictions:
 
 
 class FacePredictor:
-    """Runs a face-expression model on crops in batches (CPU or GPU, channels_last)."""
+    """Runs a face-expression model on crops in batches: a PyTorch module (CPU or GPU,
+    channels_last) or an ``OnnxModel`` (ONNX Runtime, no torch needed)."""
 
-    def __init__(self, model: nn.Module, card: ModelCard, device: str = "cpu",
+    def __init__(self, model: Any, card: ModelCard, device: str = "cpu",
                  batch_size: int = 64, channels_last: bool = True, align: bool = False):
         self.card = card
-        self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
-        self.channels_last = channels_last
-        if channels_last:
+        self.on_onnx = isinstance(model, OnnxModel)
+        self.device = device if self.on_onnx else resolve_device(device)
+        self.model = model if self.on_onnx else model.to(self.device).eval()
+        self.channels_last = channels_last and not self.on_onnx
+        if self.channels_last:
+            import torch
+
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batch_size = max(1, batch_size)
         prep = card.preprocessing
         shape = (1, len(prep.mean), 1, 1)
-        self._mean = torch.tensor(prep.mean, dtype=torch.float32).view(shape).to(self.device) * 255
-        self._std = torch.tensor(prep.std, dtype=torch.float32).view(shape).to(self.device) * 255
+        self._mean = np.asarray(prep.mean, np.float32).reshape(shape) * np.float32(255)
+        self._std = np.asarray(prep.std, np.float32).reshape(shape) * np.float32(255)
         self.margin = float(card.extra.get("face_margin", DEFAULT_FACE_MARGIN))
         self.align = align  # tilted faces turned upright first (inference/face_align.py)
         self.template = card.extra.get("face_template", FER2013_TEMPLATE)
@@ -114,20 +121,15 @@ class FacePredictor:
 
     @classmethod
     def from_name(cls, name_or_path: str | Path | None, device: str = "cpu",
-                  runtime: str = "torch", **options: object) -> FacePredictor:
-        """A shipped model by name (None: the default face model) or a file path; runtime
-        ``onnx`` runs it in ONNX Runtime (``inference/onnx_backend.py``)."""
-        from emoscope import components  # noqa: F401  (registers the architectures)
-        from emoscope.models import zoo
+                  runtime: str = "auto", **options: object) -> FacePredictor:
+        """A shipped model by name (None: the default face model) or a file path, on the
+        runtime ``models/loading.py`` chooses (``auto``: ONNX Runtime for shipped models)."""
+        from emoscope.models.loading import load_for_inference
 
-        if runtime != "torch":
-            from emoscope.inference.onnx_backend import check_runtime, load_onnx
-
-            check_runtime(runtime)
-            model, card = load_onnx(name_or_path, "face_expression", resolve_device(device).type)
-            return cls(model, card, device=device, **{"channels_last": False, **options})
-        model, card = zoo.load(name_or_path, task="face_expression", device="cpu")
-        return cls(model, card, device=device, **options)
+        onnx_device = "cuda" if str(device).startswith("cuda") else "cpu"
+        loaded = load_for_inference(name_or_path, "face_expression", runtime,
+                                    device if runtime == "torch" else onnx_device)
+        return cls(loaded.network, loaded.card, device=device, **options)
 
     def crops(self, rgb: np.ndarray, boxes: Sequence[FaceBox]) -> list[np.ndarray]:
         """Model-ready (H, W, C) uint8 crops of ``boxes`` in ``rgb``."""
@@ -142,15 +144,38 @@ class FacePredictor:
             crops.append(prepare_crop(crop, self.card))
         return crops
 
-    def _to_tensor(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
-        batch = torch.from_numpy(np.stack(crops)).to(self.device)  # (N, H, W, C) uint8
-        batch = batch.permute(0, 3, 1, 2).float()
-        batch = (batch - self._mean) / self._std
-        if self.channels_last:
-            return batch.contiguous(memory_format=torch.channels_last)
-        return batch.contiguous()
+    def _to_array(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, C, H, W) float32, normalised as the card says."""
+        batch = np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32)  # from (N, H, W, C)
+        return (batch - self._mean) / self._std
 
-    @torch.inference_mode()
+    def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Named outputs as float32 arrays: probabilities of the expression (``logits``),
+        valence/arousal and action units where the model has them."""
+        if self.on_onnx:
+            out = self.model.run(batch)
+        else:
+            out = self._run_torch(batch)
+        multi_label = self.card.label_space.kind == "multi_label"
+        logits = out.get("logits", next(iter(out.values())))
+        result = {"probabilities": sigmoid(logits) if multi_label else softmax(logits)}
+        if self.has_valence_arousal and "valence_arousal" in out:
+            result["valence_arousal"] = np.asarray(out["valence_arousal"], np.float32)
+        if self.has_action_units and "action_units" in out:
+            result["action_units"] = sigmoid(out["action_units"])
+        return result
+
+    def _run_torch(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        tensor = torch.from_numpy(batch).to(self.device)
+        if self.channels_last:
+            tensor = tensor.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), _threads_for_batch(len(batch), self.device):
+            out = self.model(tensor)
+        out = out if isinstance(out, dict) else {"logits": out}
+        return {name: value.float().cpu().numpy() for name, value in out.items()}
+
     def predict(self, crops: Sequence[np.ndarray]) -> Predictions:
         """Probabilities (softmax, or sigmoid for multi-label spaces) for prepared crops."""
         num_classes = len(self.labels)
@@ -159,23 +184,14 @@ class FacePredictor:
             empty_au = (np.zeros((0, len(self.au_labels)), np.float32)
                         if self.has_action_units else None)
             return Predictions(np.zeros((0, num_classes), np.float32), empty_va, empty_au)
-        probs, va, aus = [], [], []
+        parts: dict[str, list[np.ndarray]] = {}
         for start in range(0, len(crops), self.batch_size):
-            chunk = crops[start:start + self.batch_size]
-            with _threads_for_batch(len(chunk), self.device):
-                out = self.model(self._to_tensor(chunk))
-            logits = out["logits"] if isinstance(out, dict) else out
-            if self.card.label_space.kind == "multi_label":
-                probs.append(torch.sigmoid(logits).float().cpu().numpy())
-            else:
-                probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-            if self.has_valence_arousal and isinstance(out, dict) and "valence_arousal" in out:
-                va.append(out["valence_arousal"].float().cpu().numpy())
-            if self.has_action_units and isinstance(out, dict) and "action_units" in out:
-                aus.append(torch.sigmoid(out["action_units"].float()).cpu().numpy())
-        valence_arousal = np.concatenate(va) if va else None
-        action_units = np.concatenate(aus) if aus else None
-        return Predictions(np.concatenate(probs), valence_arousal, action_units)
+            chunk = self._to_array(crops[start:start + self.batch_size])
+            for name, value in self._run(chunk).items():
+                parts.setdefault(name, []).append(value)
+        joined = {name: np.concatenate(values) for name, values in parts.items()}
+        return Predictions(joined["probabilities"], joined.get("valence_arousal"),
+                           joined.get("action_units"))
 
 
 # With passive OpenMP waiting (set by ``import emoscope``) a handful of faces runs about 3x
@@ -186,6 +202,8 @@ SMALL_BATCH = 4
 
 @contextmanager
 def _threads_for_batch(size: int, device: torch.device) -> Iterator[None]:
+    import torch
+
     threads = torch.get_num_threads()
     if device.type != "cpu" or size > SMALL_BATCH or threads == 1:
         yield
@@ -199,6 +217,8 @@ def _threads_for_batch(size: int, device: torch.device) -> Iterator[None]:
 
 def resolve_device(device: str) -> torch.device:
     """``cpu``, ``cuda``, ``cuda:1``, ``mps`` or ``auto``; a clear error when unavailable."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -56,13 +56,13 @@ class VoiceAnalyzer:
     """A speech model (shipped name, path, or the default speech model) over windows."""
 
     def __init__(self, model: str | None = None, device: str = "cpu", window_s: float = 1.0,
-                 hop_s: float = 0.5, batch_size: int = 64, runtime: str = "torch"):
-        from emoscope.evaluation.evaluate import resolve_model
+                 hop_s: float = 0.5, batch_size: int = 64, runtime: str = "auto"):
+        from emoscope.models.loading import load_for_inference
 
         if window_s <= 0 or hop_s <= 0:
             raise UserError(f"voice window and hop must be positive, got {window_s}, {hop_s}")
-        self.network, self.card, self.source = resolve_model(model, "speech_emotion", device,
-                                                           runtime)
+        loaded = load_for_inference(model, "speech_emotion", runtime, device)
+        self.network, self.card, self.source = loaded.network, loaded.card, loaded.source
         if "audio" not in self.card.extra:
             raise UserError(f"{self.source}: '{self.card.name}' is not a speech model")
         self.front = AudioFrontEnd.from_dict(self.card.extra["audio"])
@@ -75,7 +75,7 @@ class VoiceAnalyzer:
 
     def timeline(self, path: str | Path) -> pd.DataFrame:
         """Per-window probabilities of the audio of ``path`` (MediaError when unreadable)."""
-        from emoscope.evaluation.speech import predict_speech
+        from emoscope.models.loading import predict_softmax
 
         wave, rate = load_audio(path, self.front.sample_rate)
         spans = self.windows(wave)
@@ -85,7 +85,7 @@ class VoiceAnalyzer:
         whole = log_mel(wave, self.front)
         hop = self.front.hop_length
         specs = [_fixed(whole[:, a // hop: a // hop + frames], frames) for a, _ in spans]
-        probs = predict_speech(self.network, specs, self.batch_size, self.device)
+        probs = predict_softmax(self.network, specs, self.batch_size, self.device)
         rows = []
         for i, ((a, b), p) in enumerate(zip(spans, probs, strict=True)):
             chunk = wave[a:b]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Literal
 
 import timm
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from emoscope.errors import UserError
+from emoscope.models.preprocessing import Preprocessing
 from emoscope.models.pretrained import load_offline_imagenet, offline_weights_file
 from emoscope.registry import BACKBONES
 
@@ -34,33 +34,6 @@ _PRESETS = (
     "swin_tiny_patch4_window7_224",
     "deit_small_patch16_224",
 )
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """What a backbone expects: channels, size and normalisation (from timm's data config)."""
-
-    input_size: tuple[int, int, int]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    interpolation: str = "bilinear"
-
-    def to_dict(self) -> dict:
-        return {
-            "input_size": list(self.input_size),
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "interpolation": self.interpolation,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Preprocessing:
-        return cls(
-            tuple(data["input_size"]),
-            tuple(data["mean"]),
-            tuple(data["std"]),
-            data.get("interpolation", "bilinear"),
-        )
 
 
 def _create_timm(name: str, pretrained: PretrainedMode, in_chans: int) -> nn.Module:

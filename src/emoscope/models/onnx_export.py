@@ -9,7 +9,6 @@ torch.export-based ``dynamo`` one. Every export is checked against PyTorch in ON
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -24,6 +23,7 @@ from torch import nn
 
 from emoscope.errors import UserError
 from emoscope.models.checkpoint import ModelCard
+from emoscope.models.onnx_runtime import make_session, weights_digest
 from emoscope.utils.files import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,14 @@ def _output_names(model: nn.Module, card: ModelCard, example: list[torch.Tensor]
 
 
 def onnx_bytes(model: nn.Module, card: ModelCard, opset: int = DEFAULT_OPSET,
-               exporter: str = "torchscript") -> tuple[bytes, dict[str, Any]]:
-    """The ONNX file of ``model`` (in eval mode, on the CPU) and its card's ``onnx`` entry."""
+               exporter: str = "torchscript",
+               keep_weights: bool = False) -> tuple[bytes, dict[str, Any]]:
+    """The ONNX file of ``model`` (in eval mode, on the CPU) and its card's ``onnx`` entry.
+
+    ``keep_weights`` (TorchScript exporter): no constant folding and no batch-norm fusion, so
+    every initializer is one of the state dict's tensors, bit for bit (ONNX Runtime folds the
+    same constants when it loads the graph); ``models/onnx_graphs.py`` then points them into
+    the safetensors file."""
     if exporter not in EXPORTERS:
         raise UserError(f"unknown ONNX exporter '{exporter}'; known: {', '.join(EXPORTERS)}")
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()
@@ -139,7 +145,9 @@ def onnx_bytes(model: nn.Module, card: ModelCard, opset: int = DEFAULT_OPSET,
                 axes[names[0]] = {0: BATCH_AXIS, len(specs[0].shape): TIME_AXIS}
             torch.onnx.export(wrapper, tuple(example), buffer, input_names=names,
                               output_names=outputs, dynamic_axes=axes, opset_version=opset,
-                              dynamo=False)
+                              dynamo=False, do_constant_folding=not keep_weights,
+                              training=(torch.onnx.TrainingMode.PRESERVE if keep_weights
+                                        else torch.onnx.TrainingMode.EVAL))
         else:
             batch = torch.export.Dim(BATCH_AXIS, min=1)
             torch.onnx.export(wrapper, tuple(example), buffer, input_names=names,
@@ -172,39 +180,6 @@ def parity(model: nn.Module, card: ModelCard, session, batches: tuple[int, ...] 
         for ref, out in zip(expected, got, strict=True):
             worst = max(worst, float((ref - torch.from_numpy(out)).abs().max()))
     return worst
-
-
-def make_session(model: bytes | str | Path, device: str = "cpu", threads: int = 0):
-    """An ONNX Runtime session on the CPU (or CUDA when asked and available); ``threads`` 0
-    uses torch's current thread count. Idle worker threads wait passively, as torch's do."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise UserError(f"device '{device}': this onnxruntime has no CUDA provider; use "
-                            "--device cpu or install onnxruntime-gpu")
-        providers.insert(0, "CUDAExecutionProvider")
-    source = model if isinstance(model, bytes) else str(model)
-    try:
-        return ort.InferenceSession(source, options, providers=providers)
-    except Exception as err:  # onnxruntime raises its own exception types for bad files
-        where = "<bytes>" if isinstance(model, bytes) else str(model)
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else "unreadable"
-        raise UserError(f"{where}: not a loadable ONNX model ({reason})") from None
-
-
-def weights_digest(path: str | Path) -> str:
-    """sha256 of a weights file: ties an exported ``.onnx`` to the weights it came from."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_onnx(model: nn.Module, card: ModelCard, path: str | Path,

@@ -17,7 +17,7 @@ class ServeSettings:
     model: str | None = None  # shipped name or model file; None = default face model
     detector: str = "mediapipe"
     device: str = "cpu"
-    runtime: str = "torch"  # torch | onnx, as ``emoscope analyze --runtime``
+    runtime: str = "auto"  # auto | torch | onnx, as ``emoscope analyze --runtime``
     threshold: float = 0.5
     min_face: int = 20
     max_faces: int = 0
