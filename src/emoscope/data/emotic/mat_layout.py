@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emoscope.data.emotic.mat_file import read_mat_file
 from emoscope.data.emotic.records import (
     EmoticData,
     EmoticPerson,
@@ -170,17 +171,12 @@ def _has(struct: object, name: str) -> bool:
 
 
 def read_mat_layout(root: Path, splits: tuple[str, ...]) -> EmoticData:
-    """Persons of ``splits`` from ``Annotations.mat``; rows that cannot be used are skipped."""
-    from scipy.io import loadmat
-
+    """Persons of ``splits`` from ``Annotations.mat`` (read in a child process: a corrupted
+    file can crash the MATLAB reader); rows that cannot be used are skipped."""
     mat_path = find_annotations(root)
     if mat_path is None:
         raise DataFormatError(root / "Annotations" / "Annotations.mat", "file not found")
-    try:
-        mat = loadmat(str(mat_path))
-    except Exception as err:  # scipy raises ValueError, TypeError, OSError, MatReadError ...
-        raise DataFormatError(mat_path, f"cannot read MATLAB file ({err.__class__.__name__}: "
-                              f"{str(err)[:120]})") from None
+    mat = read_mat_file(mat_path)
     data = EmoticData([], layout="mat", root=root)
     for split in splits:
         if split not in mat:
