@@ -49,6 +49,28 @@ def test_the_cli_survives_the_crash(mat_root, crashing_reader, monkeypatch, caps
     assert "Traceback" not in err + out
 
 
+def test_flipped_bytes_that_crash_scipy_are_one_line(mat_root, tmp_path, monkeypatch, capsys):
+    """One flipped bit turns a string's element type (miUTF8, 16) into 272: scipy's compiled
+    reader dies of SIGSEGV on it (checked in a child of the test itself)."""
+    import shutil
+    import subprocess
+
+    broken = tmp_path / "broken"
+    shutil.copytree(mat_root, broken)
+    mat = broken / "Annotations" / "Annotations.mat"
+    data = bytearray(mat.read_bytes())
+    at = data.index(b"\x10\x00\x00\x00\x09\x00\x00\x00Annoyance")  # tag of the name
+    data[at + 1] = 1
+    mat.write_bytes(bytes(data))
+    direct = subprocess.run([sys.executable, "-c",
+                             "import sys, scipy.io; scipy.io.loadmat(sys.argv[1])", str(mat)],
+                            capture_output=True, timeout=120)
+    assert direct.returncode < 0  # the reader itself is killed by a signal
+    code, out, err = run_cli(monkeypatch, capsys, "prepare", "emotic", broken)
+    assert code != 0 and "Traceback" not in out + err
+    assert f"{mat}: the MATLAB reader crashed (SIG" in err
+
+
 def test_a_hanging_reader_is_stopped(mat_root, monkeypatch):
     monkeypatch.setattr(mat_file, "_child_argv", lambda mat_path, out_path: [
         sys.executable, "-c", "import time; time.sleep(30)"])
