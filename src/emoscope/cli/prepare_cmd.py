@@ -62,3 +62,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{report.persons} person(s): {report.computed} computed, {report.reused} "
                    f"already cached, {report.with_face} with a face box -> {report.cache_path}")
         typer.echo(f"visibility histogram -> {report.histogram_path}")
+        if report.unreadable:  # reported and skipped; a later run tries them again
+            first, reason = next(iter(report.unreadable.items()))
+            typer.echo(f"{len(report.unreadable)} unreadable image(s) skipped (e.g. {first}: "
+                       f"{reason})")

@@ -16,6 +16,7 @@ from emoscope.data.emotic.reader import read_emotic
 from emoscope.data.emotic.records import EmoticPerson
 from emoscope.data.emotic.transforms import STREAMS, StreamSpec, StreamTransform, stream_specs
 from emoscope.data.images import load_image
+from emoscope.errors import MediaError
 from emoscope.labels import EMOTIC_CATEGORIES, EMOTIC_VAD
 from emoscope.registry import DATASETS
 
@@ -82,7 +83,8 @@ class EmoticDataset(Dataset):
     ``body`` (the body crop), ``face`` (the cached face box inside the body box; zeros when
     none), ``face_mask`` (1/0), ``stream_mask`` (context, body, face present), ``categories``
     (26 multi-hot floats), ``vad`` (3 floats on 1-10, or [-1, 1] when ``vad_stats`` is set),
-    ``index``.
+    ``index`` (of the person returned: an unreadable image is reported once and skipped,
+    its items served by the next readable person, so an epoch never stops on one file).
 
     streams: per stream a StreamSpec, dict or timm data config (size, mean, std, augment).
     train: augment (per stream level) and flip the whole image, so all streams mirror alike.
@@ -103,6 +105,8 @@ class EmoticDataset(Dataset):
         self.min_face_visibility = min_face_visibility
         self.category_space = EMOTIC_CATEGORIES
         self.vad_space = EMOTIC_VAD
+        # persons whose image could not be read (position -> reason), in this process
+        self.unreadable: dict[int, str] = {}
 
     def __len__(self) -> int:
         return len(self.persons)
@@ -129,9 +133,25 @@ class EmoticDataset(Dataset):
             return load_image(person.image_path).rgb
         return person.image_array.load()
 
+    def _readable(self, index: int) -> tuple[int, np.ndarray]:
+        """The image of person ``index``, or of the next person whose image can be read: an
+        unreadable image is reported once (per process) and its persons are skipped."""
+        for step in range(len(self.persons)):
+            position = (index + step) % len(self.persons)
+            if position in self.unreadable:
+                continue
+            person = self.persons[position]
+            try:
+                return position, self._image(person)
+            except (MediaError, OSError, ValueError) as err:
+                self.unreadable[position] = str(err)
+                log.warning("EMOTIC: skipping unreadable image of %s (%s)", person.key, err)
+        raise MediaError(self.persons[index].image_path or self.persons[index].key,
+                         f"none of the {len(self.persons)} EMOTIC images can be read")
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        index, image = self._readable(index)
         person = self.persons[index]
-        image = self._image(person)
         height, width = image.shape[:2]
         sx, sy = width / person.width, height / person.height
         body_box = _scaled(person.body_box, sx, sy)

@@ -25,6 +25,7 @@ from emoscope.data.emotic.face_cache import (
 from emoscope.data.emotic.reader import read_emotic
 from emoscope.data.emotic.records import SPLITS, EmoticPerson
 from emoscope.data.images import load_image
+from emoscope.errors import MediaError
 from emoscope.inference.face_mesh import FaceMesh
 from emoscope.utils.files import atomic_path
 
@@ -44,6 +45,7 @@ class PrepareReport:
     reused: int
     with_face: int
     visibility: list[float] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # image: reason (skipped)
 
 
 def visibility_score(mesh: FaceMesh, rgb: np.ndarray, face_box: tuple[float, ...],
@@ -115,13 +117,12 @@ def prepare_emotic(root: str | Path, out: str | Path | None = None,
                    min_visibility: float = 0.0, save_every: int = 25,
                    progress: Callable[[int, int], None] | None = None) -> PrepareReport:
     """Detect and cache face boxes + visibility for every person; persons already in the
-    cache are kept as they are (a second run only does what is missing).
+    cache are kept as they are (a second run only does what is missing). Unreadable images
+    are reported (``report.unreadable``) and skipped; their persons get no cache row.
 
     out: the cache CSV (default ``ROOT/emotic_faces.csv``); the histogram is written beside
     it as ``<out stem>_visibility.png``. min_visibility: faces scoring lower get no box.
     """
-    from emoscope.inference.detectors import build_detector
-
     root = Path(root)
     out = Path(out) if out else default_cache_path(root)
     data = read_emotic(root, splits, layout=layout, face_cache=out if out.is_file() else None)
@@ -133,29 +134,56 @@ def prepare_emotic(root: str | Path, out: str | Path | None = None,
     computed = sum(len(group) for group in todo.values())
     log.info("EMOTIC prepare: %d person(s), %d cached, %d to do in %d image(s)",
              len(data.persons), len(data.persons) - computed, computed, len(todo))
+    unreadable: dict[str, str] = {}
     if todo:
-        options = {"min_face": 10, **(detector_options or {})}
-        face_detector = build_detector(detector, **options)
-        mesh = FaceMesh(refine=True)
-        try:
-            for done, group in enumerate(todo.values(), start=1):
-                rgb = _load(group[0])
-                for person in group:
-                    entry = find_face(face_detector, mesh, rgb, person)
-                    if entry.box is not None and entry.visibility < min_visibility:
-                        entry = FaceEntry(None, entry.score, entry.visibility)
-                    entries[person_id(person)] = entry
-                if done % save_every == 0:
-                    save_face_cache(out, data.persons, entries)  # resumable after a crash
-                if progress is not None:
-                    progress(done, len(todo))
-        finally:
-            face_detector.close()
-            mesh.close()
-        save_face_cache(out, data.persons, entries)
-    visibility = [entries[person_id(p)].visibility for p in data.persons]
-    with_face = sum(entries[person_id(p)].box is not None for p in data.persons)
+        unreadable = _detect_faces(todo, entries, out, data.persons, detector,
+                                   detector_options, min_visibility, save_every, progress)
+    cached = [p for p in data.persons if person_id(p) in entries]
+    visibility = [entries[person_id(p)].visibility for p in cached]
+    with_face = sum(entries[person_id(p)].box is not None for p in cached)
     histogram = plot_visibility(visibility, out.with_name(f"{out.stem}_visibility.png"),
                                 with_face)
-    return PrepareReport(out, histogram, len(data.persons), computed,
-                         len(data.persons) - computed, with_face, visibility)
+    skipped = sum(len(group) for source, group in todo.items() if _name(source) in unreadable)
+    return PrepareReport(out, histogram, len(data.persons), computed - skipped,
+                         len(data.persons) - computed, with_face, visibility, unreadable)
+
+
+def _name(source: tuple) -> str:
+    return source[1] if source[0] == "file" else f"{source[1]}[{source[2]}]"
+
+
+def _detect_faces(todo: dict[tuple, list[EmoticPerson]], entries: dict[str, FaceEntry],
+                  out: Path, persons: list[EmoticPerson], detector: str,
+                  detector_options: dict | None, min_visibility: float, save_every: int,
+                  progress: Callable[[int, int], None] | None) -> dict[str, str]:
+    """Fill ``entries`` for the persons of ``todo`` (grouped by image), saving the cache every
+    ``save_every`` images and whatever was done when anything stops the loop. Images that
+    cannot be read are reported and skipped; returns them (path: reason)."""
+    from emoscope.inference.detectors import build_detector
+
+    unreadable: dict[str, str] = {}
+    face_detector = build_detector(detector, **{"min_face": 10, **(detector_options or {})})
+    mesh = FaceMesh(refine=True)
+    try:
+        for done, (source, group) in enumerate(todo.items(), start=1):
+            try:
+                rgb = _load(group[0])
+            except (MediaError, OSError, ValueError) as err:
+                unreadable[_name(source)] = str(err)
+                log.warning("EMOTIC prepare: skipping unreadable image %s (%s)", _name(source),
+                            err)
+                group = []
+            for person in group:
+                entry = find_face(face_detector, mesh, rgb, person)
+                if entry.box is not None and entry.visibility < min_visibility:
+                    entry = FaceEntry(None, entry.score, entry.visibility)
+                entries[person_id(person)] = entry
+            if done % save_every == 0:
+                save_face_cache(out, persons, entries)  # resumable after a crash
+            if progress is not None:
+                progress(done, len(todo))
+    finally:
+        save_face_cache(out, persons, entries)  # also when interrupted: a rerun goes on
+        face_detector.close()
+        mesh.close()
+    return unreadable
