@@ -30,7 +30,8 @@ def load_start_weights(network: nn.Module, start: nn.Module, start_labels: Seque
         given = theirs[key]
         if given.shape == value.shape:
             state[key] = given
-        elif given.shape[:1] == (len(start_labels),) and value.shape[:1] == (len(labels),):
+        elif (given.shape[1:] == value.shape[1:] and given.shape[0] == len(start_labels)
+              and value.shape[0] == len(labels)):
             state[key] = _remap_rows(given, mapping)
         else:
             raise UserError(f"{source}: weight '{key}' has shape {tuple(given.shape)}, "
