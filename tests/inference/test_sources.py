@@ -54,5 +54,5 @@ def test_bad_inputs(tmp_path, name, content, problem):
 
 def test_folder_without_media(tmp_path):
     (tmp_path / "readme.md").write_text("x")
-    with pytest.raises(MediaError, match="no images or videos"):
+    with pytest.raises(MediaError, match="no images, videos or audio files"):
         resolve_input(tmp_path)

@@ -53,15 +53,19 @@ def _report(report) -> None:
             table = next((f for f in item.files if f.suffix in (".csv", ".json", ".parquet")),
                          None)
             where = f" -> {table}" if table else ""
-            found = (f"{item.voice_windows} voice window(s)" if item.voice_windows
-                     else f"{item.frames} frame(s), {item.faces} face(s)")
-            typer.echo(f"{item.path}: {found}{where}")
+            found = [f"{item.frames} frame(s), {item.faces} face(s)"] if item.frames else []
+            if item.voice_windows or not found:
+                found.append(f"{item.voice_windows} voice window(s)")
+            typer.echo(f"{item.path}: {', '.join(found)}{where}")
     if report.analysed == 0:
         raise UserError(f"nothing could be analysed ({len(report.inputs)} input(s) failed)")
     failed = len(report.inputs) - report.analysed
-    if failed:  # the others' results are written; a script still learns that some were not
-        typer.echo(f"{failed} of {len(report.inputs)} input(s) could not be analysed (exit 1)",
-                   err=True)
+    # files inside a folder that failed while others in it were analysed
+    inside = sum(len(item.errors) for item in report.inputs if item.ok)
+    if failed or inside:  # the others' results are written; a script still learns of the rest
+        parts = [f"{failed} of {len(report.inputs)} input(s)"] if failed else []
+        parts += [f"{inside} file(s) inside folders"] if inside else []
+        typer.echo(f"{' and '.join(parts)} could not be analysed (exit 1)", err=True)
         raise typer.Exit(1)
 
 

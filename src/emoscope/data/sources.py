@@ -1,4 +1,6 @@
-"""Command-line inputs (files, folders) -> a sorted list of media items, one kind each."""
+"""Command-line inputs (files, folders) -> a sorted list of media items, one kind each.
+
+A folder's members are its images, videos and audio files (audio gets the voice timeline)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from emoscope.data.animated import is_animated_image
+from emoscope.data.audio import AUDIO_SUFFIXES, is_sound_only
 from emoscope.data.images import IMAGE_SUFFIXES, looks_like_image
 from emoscope.data.video import VIDEO_SUFFIXES
 from emoscope.errors import MediaError
@@ -19,7 +22,7 @@ MediaKind = Literal["image", "video", "folder"]
 
 @dataclass
 class MediaInput:
-    """One thing the user named: an image, a video or a folder of images and videos."""
+    """One thing the user named: an image, a video or a folder of images, videos and audio."""
 
     path: Path
     kind: MediaKind
@@ -64,7 +67,7 @@ def _folder_members(folder: Path) -> tuple[list[Path], list[Path]]:
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue  # hidden files and folders (.DS_Store, .git)
         suffix = path.suffix.lower()
-        if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
+        if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES or suffix in AUDIO_SUFFIXES:
             media.append(path)
         else:
             skipped.append(path)
@@ -77,9 +80,9 @@ def resolve_input(path: str | Path) -> MediaInput:
     if path.is_dir():
         files, skipped = _folder_members(path)
         for other in skipped:
-            log.warning("%s: skipped (not an image or video)", other)
+            log.warning("%s: skipped (not an image, video or audio file)", other)
         if not files:
-            raise MediaError(path, "folder holds no images or videos")
+            raise MediaError(path, "folder holds no images, videos or audio files")
         return MediaInput(path, "folder", files, skipped)
     if not path.exists():
         raise MediaError(path, "file not found")
@@ -93,8 +96,12 @@ def resolve_input(path: str | Path) -> MediaInput:
     return MediaInput(path, kind)
 
 
-def file_kind(path: Path) -> Literal["image", "video"]:
-    """Kind of a folder member (suffix already checked)."""
-    if path.suffix.lower() in IMAGE_SUFFIXES and not is_animated_image(path):
+def file_kind(path: Path) -> Literal["image", "video", "audio"]:
+    """Kind of a folder member (suffix already checked); a container holding sound only (a
+    voice memo saved as .mp4) is audio."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES and not is_animated_image(path):
         return "image"
+    if suffix in AUDIO_SUFFIXES or (suffix in VIDEO_SUFFIXES and is_sound_only(path)):
+        return "audio"
     return "video"

@@ -205,11 +205,12 @@ def analyse_one(raw: str | Path, media: MediaInput | None, stem: str, options: A
         for error in report.errors:
             on_error(error)
         return report, None
-    run = SourceRun(media, stem, options, analyzer, out_dir, progress, collect, on_error)
-    report = run.execute()
-    if options.voice and media.kind == "video" and report.ok:
+    run = SourceRun(media, stem, options, analyzer, out_dir, progress, collect, on_error,
+                    voice if options.voice else None)
+    report = run.execute()  # writes the voice tables of videos and of a folder's audio files
+    if run.voice_table is not None and report.ok:
         report.files.extend(voice.video_input(media.path, run.stem, _face_table(run, report),
-                                              list(analyzer.labels)))
+                                              list(analyzer.labels), voice=run.voice_table))
     return report, run.collected if collect else None
 
 

@@ -1,4 +1,8 @@
-"""One input of ``analyze`` (an image, a video or a folder of both) run end to end."""
+"""One input of ``analyze`` (an image, a video or a folder of them) run end to end.
+
+A video's voice timeline is written before its faces are analysed, so a run stopped during the
+face pass keeps it; a folder's audio files and videos with sound share one voice table.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from emoscope.data.audio import has_audio_stream
 from emoscope.data.images import load_image
 from emoscope.data.sources import MediaInput, file_kind
 from emoscope.data.video import Frame, VideoReader
@@ -27,6 +32,7 @@ from emoscope.inference.writers import (
 
 if TYPE_CHECKING:
     from emoscope.inference.analyze import AnalyzeOptions, InputReport, Progress
+    from emoscope.inference.voice import VoiceStage
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +64,14 @@ class SourceRun:
 
     def __init__(self, media: MediaInput, stem: str, options: AnalyzeOptions,
                  analyzer: FrameAnalyzer, out_dir: Path | None, progress: Progress,
-                 collect: bool, on_error: Callable[[str], None]):
+                 collect: bool, on_error: Callable[[str], None],
+                 voice: VoiceStage | None = None):
         self.media, self.stem, self.options = media, stem, options
         self.analyzer, self.out_dir, self.progress = analyzer, out_dir, progress
         self.on_error = on_error
+        self.voice = voice  # None: no voice timelines (--no-voice)
+        self.voice_table: pd.DataFrame | None = None  # a single video's, for fusion and plots
+        self._voice_writer: TableWriter | None = None
         labels = analyzer.labels
         self.labels = labels
         self.has_va = analyzer.predictor.has_valence_arousal
@@ -82,7 +92,12 @@ class SourceRun:
         for path in files:
             kind = file_kind(path) if self.media.kind == "folder" else self.media.kind
             try:
+                if kind == "audio":
+                    report.ok = self._audio_member(path, report) or report.ok
+                    continue
                 frames, total = open_frames(path, kind, self.options.every, self.options.fps)
+                if kind == "video":
+                    self._voice_of_video(path)
                 self._open_table()
                 self._analyse_file(path, kind, frames, total, report)
                 report.ok = True
@@ -95,9 +110,46 @@ class SourceRun:
             report.files.extend(self._finish())
         elif self.writer is not None:
             self.writer.close()
+        if self._voice_writer is not None:
+            report.files.append(self._voice_writer.close())
         if self.collected is not None and self._parts:
             self.collected = pd.concat(self._parts, ignore_index=True)
         return report
+
+    def _audio_member(self, path: Path, report: InputReport) -> bool:
+        """A folder's audio file: its voice timeline (MediaError when unreadable)."""
+        if self.voice is None:
+            log.warning("%s: audio file skipped (voice timelines are off)", path)
+            return False
+        table = self.voice.analyzer.timeline(path)
+        report.voice_windows += len(table)
+        self._write_voice(table)
+        return True
+
+    def _voice_of_video(self, path: Path) -> None:
+        """A video's voice timeline, written before its faces are analysed (none without sound;
+        an undecodable sound is a warning: the faces are still analysed)."""
+        if self.voice is None or self.out_dir is None or not has_audio_stream(path):
+            return  # the Python API returns the face table only
+        try:
+            table = self.voice.analyzer.timeline(path)
+        except MediaError as err:
+            log.warning("%s; face timeline only", err)
+            return
+        self._write_voice(table)
+        if self.media.kind == "video":
+            self.voice_table = table
+
+    def _write_voice(self, table: pd.DataFrame) -> None:
+        if self.out_dir is None:
+            return
+        if self._voice_writer is None:
+            fixed = {"source": "string", "window": "int64", "voiced": "bool",
+                     "top_label": "string"}
+            columns = {name: fixed.get(name, "float64") for name in table.columns}
+            self._voice_writer = open_writer(self.out_dir / f"{self.stem}_voice", columns,
+                                             self.options.format)
+        self._voice_writer.write(table)
 
     def _open_table(self) -> None:
         if self.writer is None and self.out_dir is not None:

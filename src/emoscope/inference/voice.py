@@ -138,21 +138,24 @@ class VoiceStage:
         return report
 
     def video_input(self, path: Path, stem: str, face_table: pd.DataFrame | None,
-                    face_labels: list[str]) -> list[Path]:
-        """A video: voice timeline (if it has sound) and the fused one (if asked)."""
+                    face_labels: list[str], voice: pd.DataFrame | None = None) -> list[Path]:
+        """A video: voice timeline (if it has sound) and the fused one (if asked); ``voice``:
+        its timeline already written (``analyze`` writes it before the faces)."""
         from emoscope.errors import MediaError
 
         if self.out_dir is None:  # the Python API returns the face table only
             return []
-        if not has_audio_stream(path):
-            log.info("%s: no audio track; face timeline only", path)
-            return []
-        try:
-            voice = self.analyzer.timeline(path)
-        except MediaError as err:
-            log.warning("%s; face timeline only", err)
-            return []
-        files = self._write(voice, stem, "voice")
+        files: list[Path] = []
+        if voice is None:
+            if not has_audio_stream(path):
+                log.info("%s: no audio track; face timeline only", path)
+                return []
+            try:
+                voice = self.analyzer.timeline(path)
+            except MediaError as err:
+                log.warning("%s; face timeline only", err)
+                return []
+            files = self._write(voice, stem, "voice")
         fused = None
         if self.options.fusion == "late":
             from emoscope.inference.av_fusion import late_fusion

@@ -203,10 +203,15 @@ def open_writer(path: str | Path, columns: dict[str, str], fmt: str) -> TableWri
     return cls(path, columns)
 
 
+def table_columns(table: pd.DataFrame) -> dict[str, str]:
+    """Column name -> dtype of ``table`` as the writers take them (text columns: ``string``)."""
+    columns = {name: str(dtype) for name, dtype in table.dtypes.items()}
+    return {k: ("string" if v in ("object", "str") else v) for k, v in columns.items()}
+
+
 def write_table(table: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     """Write a whole (small) table at once, e.g. a summary."""
-    columns = {name: str(dtype) for name, dtype in table.dtypes.items()}
-    columns = {k: ("string" if v in ("object", "str") else v) for k, v in columns.items()}
+    columns = table_columns(table)
     with open_writer(path, columns, fmt) as writer:
         writer.write(table)
     return writer.path
