@@ -1,8 +1,9 @@
 """Result tables written batch by batch; after every ``write`` the file on disk is complete.
 
 csv appends whole rows under a header written at open; json keeps one array whose closing
-bracket is rewritten after each batch; parquet rewrites the file atomically, copying the
-earlier row groups one at a time, so neither memory nor a half-written file ever holds the run.
+bracket is rewritten after each batch; parquet adds each batch as a row group and rewrites only
+its footer (``parquet_append``). No format writes earlier rows again, so the cost of a batch
+does not grow with the file, and memory never holds the run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pandas as pd
 
 from emoscope.errors import UserError
 from emoscope.inference.face_mesh import MESH_POINTS, POSE_COLUMNS
-from emoscope.utils.files import atomic_path
 
 BASE_COLUMNS = {
     "source": "string",
@@ -153,36 +153,32 @@ class JsonWriter(TableWriter):
 
 
 class ParquetWriter(TableWriter):
+    """Each batch is one more row group; the file is complete after every ``write`` and the
+    rows already on disk are never written again (``parquet_append``)."""
+
     suffix = ".parquet"
 
     def __init__(self, path: str | Path, columns: dict[str, str]):
         super().__init__(path, columns)
         import pyarrow as pa
 
+        from emoscope.inference.parquet_append import ParquetAppender
+
         self._schema = pa.Schema.from_pandas(empty_table(columns), preserve_index=False)
-        self._replace_with([])
-
-    def _replace_with(self, batches: list[pd.DataFrame]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        previous = pq.ParquetFile(self.path) if self.path.exists() and self.rows else None
-        with atomic_path(self.path) as tmp:
-            with pq.ParquetWriter(tmp, self._schema) as writer:
-                if previous is not None:
-                    for group in range(previous.num_row_groups):
-                        writer.write_table(previous.read_row_group(group))
-                for batch in batches:
-                    table = pa.Table.from_pandas(batch, schema=self._schema,
-                                                 preserve_index=False)
-                    writer.write_table(table)
-        if previous is not None:
-            previous.close()
+        self._appender = ParquetAppender(self.path, self._schema)
 
     def write(self, batch: pd.DataFrame) -> None:
         if len(batch):
-            self._replace_with([conform(batch, self.columns)])
+            import pyarrow as pa
+
+            table = pa.Table.from_pandas(conform(batch, self.columns), schema=self._schema,
+                                         preserve_index=False)
+            self._appender.append(table)
             self.rows += len(batch)
+
+    def close(self) -> Path:
+        self._appender.close()
+        return self.path
 
 
 WRITERS: dict[str, Callable[[Path, dict[str, str]], TableWriter]] = {
