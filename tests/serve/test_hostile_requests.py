@@ -139,3 +139,58 @@ def test_a_signal_stops_a_server_with_a_stuck_request(tiny_model_path, photo_jpe
         assert code == 0
         assert "1 analysis thread(s) still busy were abandoned" in \
             (tmp_path / "server.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def half_hour_opus(tmp_path_factory) -> Path:
+    from long_audio import write_long_opus
+
+    return write_long_opus(tmp_path_factory.mktemp("long") / "talk.opus", minutes=30)
+
+
+def test_long_audio_stops_at_the_deadline_and_frees_the_voice(engine, half_hour_opus, client,
+                                                              one_torch_thread):
+    """Before, the deadline was checked only around the voice pass: 60 minutes of Opus held
+    the voice model (and 4 GB) for 116 s against a 60 s limit."""
+    from emoscope.serve.engine import AnalysisTimeout, RequestOptions
+
+    began = time.monotonic()
+    with pytest.raises(AnalysisTimeout):
+        engine.analyse(half_hour_opus, "audio", "talk.opus", RequestOptions(), None,
+                       began + 1.0, max_audio_s=3600)
+    assert time.monotonic() - began < 8
+    short = client.post("/analyze", files={"file": ("talk.opus", _opus_seconds(half_hour_opus),
+                                                    "audio/ogg")})
+    assert short.status_code == 200, short.text
+
+
+def _opus_seconds(path: Path) -> bytes:
+    return path.read_bytes()[:40_000]  # the first minute or so, cut mid-page
+
+
+def test_audio_past_the_limit_is_left_out_with_a_warning(make_client, half_hour_opus,
+                                                         one_torch_thread):
+    client = make_client(max_audio_s=45)
+    response = client.post("/analyze", files={"file": ("talk.opus", half_hour_opus.read_bytes(),
+                                                       "audio/ogg")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["voice_rows"][-1]["end_s"] == pytest.approx(45.0)
+    assert len(body["voice_rows"]) == 89
+    assert body["warnings"] == ["talk.opus: sound analysed for its first 45 s only (the "
+                                "service's limit)"]
+    silent = [row for row in body["voice_rows"] if not row["voiced"]]
+    assert silent and all(row["top_label"] is None for row in silent)
+    assert all(row["top_label"] for row in body["voice_rows"] if row["voiced"])
+
+
+@pytest.mark.parametrize(("field", "value"), [("timeout_s", float("inf")),
+                                              ("max_audio_s", float("nan")),
+                                              ("max_audio_s", 0.0),
+                                              ("max_upload_mb", float("inf"))])
+def test_unusable_settings_are_refused_in_one_line(field, value):
+    from emoscope.errors import UserError
+    from emoscope.serve.settings import ServeSettings
+
+    with pytest.raises(UserError, match=r"^--[a-z-]+ must be (a finite number|positive)"):
+        ServeSettings(**{field: value}).validate()

@@ -176,7 +176,7 @@ def test_video_whose_sound_cannot_be_decoded_keeps_its_faces(client, engine, tmp
     from emoscope.errors import MediaError
     from emoscope.inference.demo import camera_path
 
-    def undecodable(path):
+    def undecodable(path, **options):
         raise MediaError(path, "cannot decode audio (Invalid data found)")
 
     monkeypatch.setattr(engine.voice, "timeline", undecodable)
@@ -251,7 +251,7 @@ def test_deadline_applies_before_and_after_the_voice(make_client, engine, tmp_pa
         504, "analysis did not finish within 1e-06 s")
     timeline, calls = engine.voice.timeline, []
 
-    def slow_timeline(path):  # finishes, but after the deadline
+    def slow_timeline(path, **options):  # finishes, but after the deadline
         calls.append(path)
         time.sleep(0.4)
         return timeline(path)

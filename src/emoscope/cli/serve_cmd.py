@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
                                         "speech model; none: no voice analysis)."),
         voice_window: float = typer.Option(1.0, help="Voice window in seconds."),
         voice_hop: float = typer.Option(0.5, help="Seconds between voice windows."),
+        max_audio_minutes: float = typer.Option(10.0, help="Minutes of sound analysed per "
+                                                "file; the rest is left out with a warning."),
         align: bool = typer.Option(True, "--align/--no-align", help="Turn tilted faces "
                                    "upright before classifying them."),
         pose: bool = typer.Option(False, help="Head pose (yaw, pitch, roll) in every "
@@ -56,6 +58,6 @@ def register(app: typer.Typer) -> None:
             threshold=threshold,
             detector_options=parse_overrides(detector_opt, "--detector-opt"),
             voice_model=voice_model, voice_window_s=voice_window, voice_hop_s=voice_hop,
-            align=align, pose=pose)
+            max_audio_s=max_audio_minutes * 60, align=align, pose=pose)
         settings.validate()
         run_server(settings)

@@ -9,7 +9,9 @@ compilation is paid at start-up.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"})
 AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES | {".mp3", ".m4a", ".aac", ".opus", ".wma"}
 LOG_FLOOR = 1e-6  # added to mel power before the log: silence maps to log(1e-6) = -13.8
+BLOCK_SAMPLES = 65536  # samples per block when audio is streamed (4 s at 16 kHz)
 
 
 @dataclass(frozen=True)
@@ -80,61 +83,82 @@ def load_audio(path: str | Path, sample_rate: int | None = 16000) -> tuple[np.nd
 
     Raises ``MediaError`` (one line naming the file) for missing, empty, corrupt or silent-less
     files: a file without any audio samples is an error here; callers that accept videos
-    without sound check ``has_audio_stream`` first.
+    without sound check ``has_audio_stream`` first. Long files: ``iter_audio`` streams them.
     """
+    decoded = list(iter_audio(path, sample_rate))  # never empty: no samples is a MediaError
+    return np.concatenate([block for block, _ in decoded]), int(decoded[-1][1])
+
+
+def iter_audio(path: str | Path, sample_rate: int | None = 16000,
+               block_samples: int = BLOCK_SAMPLES) -> Iterator[tuple[np.ndarray, int]]:
+    """``(samples, rate)`` blocks of mono float32 audio in playing order, decoded and resampled
+    as they are read: memory stays the same for any duration, and the samples joined are
+    exactly ``load_audio``'s (one resampler runs over the whole stream). MediaError as
+    ``load_audio``; a block may be empty while the resampler fills."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(path, "file not found")
     if path.stat().st_size == 0:
         raise MediaError(path, "empty file")
-    if path.suffix.lower() in SOUNDFILE_SUFFIXES:
-        wave, rate = _read_soundfile(path)
-    else:
-        wave, rate = _read_pyav(path)
-    if wave.size == 0:
+    decoded = _soundfile_blocks if path.suffix.lower() in SOUNDFILE_SUFFIXES else _pyav_blocks
+    resampler, samples = None, 0
+    for block, rate in decoded(path, block_samples):
+        if not np.isfinite(block).all():
+            raise MediaError(path, "audio samples are not finite")
+        samples += block.size
+        if sample_rate is None or rate == sample_rate:
+            yield block, rate
+            continue
+        if resampler is None:
+            import soxr
+
+            resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32",
+                                            quality="HQ")
+        yield resampler.resample_chunk(block, last=False), sample_rate
+    if samples == 0:
         raise MediaError(path, "no audio samples")
-    if not np.isfinite(wave).all():
-        raise MediaError(path, "audio samples are not finite")
-    if sample_rate is not None and rate != sample_rate:
-        wave = resample(wave, rate, sample_rate)
-        rate = sample_rate
-    return wave, rate
+    if resampler is not None:
+        yield resampler.resample_chunk(np.zeros(0, np.float32), last=True), sample_rate
 
 
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+def _soundfile_blocks(path: Path, block_samples: int) -> Iterator[tuple[np.ndarray, int]]:
     import soundfile as sf
 
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as sound:
+            rate = int(sound.samplerate)
+            while True:
+                data = sound.read(block_samples, dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                yield to_mono(data), rate
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise MediaError(path, f"cannot decode audio ({reason[:120]})") from None
-    return to_mono(data), int(rate)
 
 
-def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
+def _pyav_blocks(path: Path, block_samples: int) -> Iterator[tuple[np.ndarray, int]]:
     import av
 
-    chunks: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 raise MediaError(path, "no audio stream")
             stream = container.streams.audio[0]
             rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+            if rate <= 0:
+                raise MediaError(path, "no audio samples")
             # One resampler turns every codec's sample layout into float32 planar channels.
-            resampler = av.AudioResampler(format="fltp", layout=None, rate=rate or None)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
+            resampler = av.AudioResampler(format="fltp", layout=None, rate=rate)
+            pending: list[np.ndarray] = []
+            for frame in itertools.chain(container.decode(stream), [None]):
+                pending.extend(out.to_ndarray() for out in resampler.resample(frame))
+                if pending and (frame is None or sum(p.shape[1] for p in pending)
+                                >= block_samples):
+                    yield to_mono(np.concatenate(pending, axis=1).T), rate  # (samples, ch)
+                    pending = []
     except av.error.FFmpegError as err:
         raise MediaError(path, f"cannot decode audio ({err.__class__.__name__})") from None
-    if not chunks or rate <= 0:
-        raise MediaError(path, "no audio samples")
-    planar = np.concatenate(chunks, axis=1)  # (channels, samples)
-    return to_mono(planar.T), rate
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -190,14 +214,25 @@ def _window(n_fft: int) -> np.ndarray:
     return np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
 
 
-def power_spectrogram(wave: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
-    """(n_fft // 2 + 1, frames) power of centred frames (reflect padding, periodic Hann)."""
+def centre_pad(wave: np.ndarray, n_fft: int) -> np.ndarray:
+    """The wave with ``n_fft // 2`` samples reflected on each side, so frame k is centred on
+    sample ``k * hop`` (zeros for a clip too short to reflect)."""
     wave = np.asarray(wave, dtype=np.float32)
     pad = n_fft // 2
     mode = "reflect" if wave.size > pad else "constant"
     padded = np.pad(wave, pad, mode=mode)
     if padded.size < n_fft:
         padded = np.pad(padded, (0, n_fft - padded.size))
+    return padded
+
+
+def power_spectrogram(wave: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    """(n_fft // 2 + 1, frames) power of centred frames (reflect padding, periodic Hann)."""
+    return framed_power(centre_pad(wave, n_fft), n_fft, hop_length)
+
+
+def framed_power(padded: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    """(n_fft // 2 + 1, frames) power of the frames ``padded[k * hop: k * hop + n_fft]``."""
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
     spectrum = np.fft.rfft(frames * _window(n_fft), axis=1)
     return (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32).T
@@ -205,7 +240,12 @@ def power_spectrogram(wave: np.ndarray, n_fft: int, hop_length: int) -> np.ndarr
 
 def log_mel(wave: np.ndarray, front: AudioFrontEnd) -> np.ndarray:
     """(n_mels, frames) float32 natural-log mel power; frames = len(wave) // hop + 1."""
-    power = power_spectrogram(wave, front.n_fft, front.hop_length)
+    return log_mel_of_padded(centre_pad(wave, front.n_fft), front)
+
+
+def log_mel_of_padded(padded: np.ndarray, front: AudioFrontEnd) -> np.ndarray:
+    """``log_mel`` of frames of an already padded stretch (a piece of a longer stream)."""
+    power = framed_power(padded, front.n_fft, front.hop_length)
     return np.log(mel_filterbank(front) @ power + LOG_FLOOR).astype(np.float32)
 
 

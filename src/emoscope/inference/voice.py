@@ -2,7 +2,8 @@
 
 ``VoiceAnalyzer.timeline(path)`` gives one row per window (``source, window, start_s, end_s,
 rms_db, voiced``, one ``p_<label>`` per class, ``top_label``; ``voiced`` is false for a window
-quieter than ``SILENCE_DB``, whose probabilities describe no voice). ``VoiceStage`` is the hook of
+quieter than ``SILENCE_DB``, whose probabilities describe no voice and whose ``top_label`` is
+empty). ``VoiceStage`` is the hook of
 ``analyze``: audio files get the voice table alone, videos with sound get it beside the face
 table (and, with ``fusion``, a fused per-window table and a face/voice/fused plot); a video
 without an audio track is a normal case with no voice table.
@@ -11,6 +12,7 @@ without an audio track is a normal case with no voice table.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,10 +24,10 @@ from emoscope.data.audio import (
     AudioFrontEnd,
     has_audio_stream,
     is_sound_only,
-    load_audio,
-    log_mel,
+    iter_audio,
     sliding_windows,
 )
+from emoscope.data.audio_windows import AudioWindow, stream_windows
 from emoscope.data.video import VIDEO_SUFFIXES
 from emoscope.errors import UserError
 
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 
 FUSIONS = ("none", "late", "intermediate")
 SILENCE_DB = -50.0  # window RMS (dBFS) below which a window holds no voice worth reading
+# Windows classified per pass, in batches of ``batch_size``: memory holds this many windows'
+# spectrograms whatever the duration, and batches are those of one pass over the whole file.
+BATCHES_PER_PASS = 4
 
 
 def is_audio_file(path: str | Path) -> bool:
@@ -73,37 +78,80 @@ class VoiceAnalyzer:
     def windows(self, wave: np.ndarray) -> list[tuple[int, int]]:
         return sliding_windows(len(wave), self.front.sample_rate, self.window_s, self.hop_s)
 
-    def timeline(self, path: str | Path) -> pd.DataFrame:
-        """Per-window probabilities of the audio of ``path`` (MediaError when unreadable)."""
+    def timeline(self, path: str | Path, check: Callable[[], None] | None = None,
+                 max_seconds: float | None = None) -> pd.DataFrame:
+        """Per-window probabilities of the audio of ``path`` (MediaError when unreadable).
+
+        The audio streams through in pieces (memory does not grow with duration); ``check`` is
+        called for every window (a deadline raises from it) and ``max_seconds`` analyses the
+        first seconds only, setting ``table.attrs["cut_at_s"]`` when the audio was longer.
+        """
+        rate = self.front.sample_rate
+        audio = _FirstSamples(iter_audio(path, rate), max_seconds, rate)
+        rows: list[dict[str, object]] = []
+        pending: list[AudioWindow] = []
+        for window in stream_windows(audio, self.front, self.window_s, self.hop_s):
+            if check is not None:
+                check()
+            pending.append(window)
+            if len(pending) == self.batch_size * BATCHES_PER_PASS:
+                rows.extend(self._rows(pending, str(path), len(rows)))
+                pending = []
+        rows.extend(self._rows(pending, str(path), len(rows)))
+        table = pd.DataFrame(rows, columns=voice_columns(self.labels))
+        if audio.cut:
+            table.attrs["cut_at_s"] = float(max_seconds)
+        return table
+
+    def _rows(self, windows: list[AudioWindow], source: str,
+              first: int) -> list[dict[str, object]]:
+        """Rows of consecutive windows, batched as one pass over the whole file would be."""
         from emoscope.models.loading import predict_softmax
 
-        wave, rate = load_audio(path, self.front.sample_rate)
-        spans = self.windows(wave)
-        frames = self.front.frames(self.window_s)
-        # one spectrogram of the whole file, sliced per window: one STFT instead of one per
-        # window, and no artificial edges inside the audio
-        whole = log_mel(wave, self.front)
-        hop = self.front.hop_length
-        specs = [_fixed(whole[:, a // hop: a // hop + frames], frames) for a, _ in spans]
-        probs = predict_softmax(self.network, specs, self.batch_size, self.device)
+        if not windows:
+            return []
+        rate = self.front.sample_rate
+        probs = predict_softmax(self.network, [w.spectrogram for w in windows], self.batch_size,
+                                self.device)
         rows = []
-        for i, ((a, b), p) in enumerate(zip(spans, probs, strict=True)):
-            chunk = wave[a:b]
+        for i, (window, p) in enumerate(zip(windows, probs, strict=True), start=first):
+            chunk = window.samples
             rms = float(np.sqrt(np.mean(chunk.astype(np.float64) ** 2))) if chunk.size else 0.0
             rms_db = round(20 * np.log10(max(rms, 1e-10)), 2)
-            rows.append({"source": str(path), "window": i, "start_s": round(a / rate, 4),
-                         "end_s": round(b / rate, 4), "rms_db": rms_db,
-                         "voiced": bool(rms_db >= SILENCE_DB),
+            voiced = bool(rms_db >= SILENCE_DB)
+            rows.append({"source": source, "window": i, "start_s": round(window.start / rate, 4),
+                         "end_s": round(window.end / rate, 4), "rms_db": rms_db,
+                         "voiced": voiced,
                          **{f"p_{label}": float(v) for label, v in zip(self.labels, p,
                                                                         strict=True)},
-                         "top_label": self.labels[int(p.argmax())]})
-        return pd.DataFrame(rows, columns=voice_columns(self.labels))
+                         # a silent window's probabilities describe no voice: no label
+                         "top_label": self.labels[int(p.argmax())] if voiced else None})
+        return rows
 
 
-def _fixed(spectrogram: np.ndarray, frames: int) -> np.ndarray:
-    from emoscope.data.audio import fit_frames
+class _FirstSamples:
+    """The blocks of ``iter_audio`` up to ``max_seconds`` (all when None); ``cut`` tells
+    whether audio was left over."""
 
-    return fit_frames(spectrogram, frames, offset=0)
+    def __init__(self, blocks: Iterator[tuple[np.ndarray, int]], max_seconds: float | None,
+                 rate: int):
+        self.blocks = blocks
+        self.left = None if max_seconds is None else int(round(max_seconds * rate))
+        self.cut = False
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block, _ in self.blocks:
+            if self.left is None:
+                yield block
+                continue
+            if block.size > self.left:
+                self.cut = True
+                if self.left:
+                    yield block[:self.left]
+                self.blocks.close()  # stop decoding: the rest will not be analysed
+                return
+            self.left -= block.size
+            yield block
 
 
 class VoiceStage:

@@ -213,7 +213,7 @@ def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEn
                 raise UploadError(415, f"{source}: audio file, but this service runs without "
                                        "voice analysis (started with --voice-model none)")
             result = await run_in_threadpool(engine.analyse, media, kind, source, options,
-                                             folder, deadline)
+                                             folder, deadline, settings.max_audio_s)
         except BaseException:
             store.discard(result_id)
             raise

@@ -3,7 +3,7 @@
 A request gets the same face table as ``emoscope analyze --format json`` (``{"columns",
 "rows"}``), optionally an annotated png/mp4 and the plots, and for audio files and videos with
 sound the voice timeline of ``analyze`` (``voice_columns``, ``voice_rows``), within a deadline
-checked before every frame and around the voice pass.
+checked at every decoded frame and every voice window.
 """
 
 from __future__ import annotations
@@ -146,15 +146,18 @@ class AnalysisEngine:
         return 0.0 if oldest is None else time.monotonic() - oldest
 
     def analyse(self, path: Path, kind: str, source: str, options: RequestOptions,
-                out_dir: Path | None, deadline: float) -> AnalysisResult:
-        """Analyse one image, video or audio file; MediaError for unreadable media."""
+                out_dir: Path | None, deadline: float,
+                max_audio_s: float | None = None) -> AnalysisResult:
+        """Analyse one image, video or audio file; MediaError for unreadable media. Sound past
+        ``max_audio_s`` (default: the engine's setting) is left out with a warning."""
         options.validate()
+        max_audio_s = max_audio_s or self.settings.max_audio_s
         with self.lend(deadline) as analyzer:  # decoding too: memory grows with workers only
             if kind == "video" and self.voice is not None and is_sound_only(path):
                 kind = "audio"  # a voice memo in an mp4/webm container: no frames to look at
             if kind == "audio":
                 result = AnalysisResult(kind, 0, 0, [], [])
-                self._add_voice(result, path, source, deadline)
+                self._add_voice(result, path, source, deadline, max_audio_s)
                 self._plot_voice(result, options, out_dir)
                 return result
             if kind == "image":
@@ -170,12 +173,12 @@ class AnalysisEngine:
             result = self._run(analyzer, _until(frames, deadline), kind, source, options,
                                out_dir)
             if kind == "video":
-                self._add_voice(result, path, source, deadline)
+                self._add_voice(result, path, source, deadline, max_audio_s)
                 self._plot_voice(result, options, out_dir)
             return result
 
-    def _add_voice(self, result: AnalysisResult, path: Path, source: str,
-                   deadline: float) -> None:
+    def _add_voice(self, result: AnalysisResult, path: Path, source: str, deadline: float,
+                   max_audio_s: float) -> None:
         """The voice timeline into ``result``; a video without sound gets none (no error), a
         video whose sound cannot be decoded keeps its faces and gets a warning, as ``analyze``
         does; an audio file that cannot be decoded is a MediaError."""
@@ -189,7 +192,8 @@ class AnalysisEngine:
         if not self._voice_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise AnalysisTimeout()
         try:
-            table = self.voice.timeline(path)
+            table = self.voice.timeline(path, check=lambda: _check_deadline(deadline),
+                                        max_seconds=max_audio_s)
         except MediaError as err:  # name the upload, not our copy of it
             problem = err.problem.replace(str(path), source)
         except (OSError, EOFError) as err:
@@ -205,6 +209,9 @@ class AnalysisEngine:
             log.warning("%s", result.warnings[-1])
             return
         _check_deadline(deadline)
+        if "cut_at_s" in table.attrs:
+            result.warnings.append(f"{source}: sound analysed for its first "
+                                   f"{table.attrs['cut_at_s']:g} s only (the service's limit)")
         table["source"] = source
         result.voice_rows = _records(table)
         result.voice_table = table

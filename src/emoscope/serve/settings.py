@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,9 @@ class ServeSettings:
     voice_model: str | None = None  # shipped name or path; None = default speech model
     voice_window_s: float = 1.0
     voice_hop_s: float = 0.5
+    # seconds of sound analysed per file (the rest is left out with a warning): 50 MB of Opus
+    # holds about 14 hours, and the voice pass costs time in proportion to playing time
+    max_audio_s: float = 600.0
 
     @property
     def voice_enabled(self) -> bool:
@@ -45,6 +49,14 @@ class ServeSettings:
         return int(self.max_upload_mb * 1024 * 1024)
 
     def validate(self) -> None:
+        for flag, value in (("--max-upload-mb", self.max_upload_mb), ("--timeout", self.timeout_s),
+                            ("--voice-window", self.voice_window_s),
+                            ("--voice-hop", self.voice_hop_s),
+                            ("--max-audio-minutes", self.max_audio_s / 60)):
+            if not math.isfinite(value):
+                raise UserError(f"{flag} must be a finite number, got {value:g}")
+        if self.max_audio_s <= 0:
+            raise UserError(f"--max-audio-minutes must be positive, got {self.max_audio_s / 60:g}")
         if not 0 < self.port < 65536:
             raise UserError(f"--port must be in 1..65535, got {self.port}")
         if self.max_upload_mb <= 0:
