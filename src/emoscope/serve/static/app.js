@@ -5,6 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const SHOWN_COLUMNS = ["frame", "time_s", "track_id", "x1", "y1", "x2", "y2", "top_label"];
 const VOICE_COLUMNS = ["window", "start_s", "end_s", "rms_db", "voiced", "top_label"];
+// Rows drawn per table: a long video has tens of thousands; the response holds them all.
+const MAX_SHOWN_ROWS = 500;
 
 function show(id, visible) {
   $(id).hidden = !visible;
@@ -27,21 +29,33 @@ function renderTable(table, columns, labels, rows, rowClass) {
   table.tHead.replaceChildren(head);
   const body = table.tBodies[0];
   body.replaceChildren();
-  for (const row of rows.slice(0, 500)) {
+  for (const row of rows.slice(0, MAX_SHOWN_ROWS)) {
     const tr = document.createElement("tr");
     tr.className = rowClass;
-    const score = Math.max(...labels.map((c) => row[c]));
+    // A silent voice window has probabilities that describe no voice: no label, no score.
+    const silent = row.voiced === false;
+    const score = silent ? null : Math.max(...labels.map((c) => row[c]));
     for (const name of shown) {
       const td = document.createElement("td");
-      const value = name === "score" ? score : row[name];
-      const seconds = name.endsWith("_s");
-      td.textContent = typeof value === "number" && (seconds || !Number.isInteger(value))
-        ? value.toFixed(seconds ? 2 : 3) : String(value);
+      td.textContent = cellText(name === "score" ? score : row[name], name, silent);
       td.dataset.column = name;
       tr.appendChild(td);
     }
     body.appendChild(tr);
   }
+  table.deleteCaption();
+  if (rows.length > MAX_SHOWN_ROWS) {
+    table.createCaption().textContent = `First ${MAX_SHOWN_ROWS} of ${rows.length} rows ` +
+      "shown; the response of POST /analyze holds them all.";
+  }
+}
+
+function cellText(value, name, silent) {
+  if (name === "top_label" && (silent || value === null)) return "(silence)";
+  if (value === null || value === undefined) return "";
+  const seconds = name.endsWith("_s");
+  return typeof value === "number" && (seconds || !Number.isInteger(value))
+    ? value.toFixed(seconds ? 2 : 3) : String(value);
 }
 
 function renderRows(result) {
