@@ -12,6 +12,9 @@ __version__ = "0.1.0"
 # on 2 cores the classifier ran 5-40x slower. Passive waiting costs little when idle. It only
 # takes effect if torch is not imported yet, and a value set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenCV's FFmpeg prints its own complaints ("moov atom not found") to the terminal before our
+# one-line error about the same file; it reads this once, when cv2 is imported.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 if TYPE_CHECKING:
     from emoscope.inference.analyze import AnalyzeOptions, analyze
