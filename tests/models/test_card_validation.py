@@ -136,3 +136,37 @@ def test_missing_weights_path_says_not_found(tmp_path):
         resolve_model_path(tmp_path / "nosuch.safetensors")
     with pytest.raises(UserError, match=r"nosuch\.json: model file not found"):
         resolve_model_path(tmp_path / "nosuch.json")
+
+
+def test_card_asking_for_larger_tensors_than_its_weights_fails_before_allocation(saved,
+                                                                                 monkeypatch):
+    """in_chans 100000 would make a 100000-channel stem: the card's network is built on the
+    meta device and compared with the weights' header; nothing is built in memory."""
+    import emoscope.models.checkpoint as checkpoint
+
+    _edit(saved, lambda d: d["architecture"]["kwargs"].__setitem__("in_chans", 100_000))
+    built_on = []
+    original = checkpoint.build_from_card
+
+    def recording(*args, **kwargs):
+        built_on.append(torch.empty(0).device.type)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "build_from_card", recording)
+    with pytest.raises(UserError, match="1 tensors of another shape") as err:
+        load_model(saved)
+    assert str(err.value).startswith(str(saved.with_suffix(".safetensors")))
+    assert "cpu" not in built_on  # built on the meta device only
+
+
+def test_int8_weights_pass_the_header_check(tmp_path):
+    torch.manual_seed(0)
+    kwargs = {"backbone": "mobilenetv3_small_100", "num_classes": 7}
+    model = ImageClassifier(**kwargs).eval()
+    card = ModelCard(name="q", architecture="timm_classifier", architecture_kwargs=kwargs,
+                     label_space=FER2013_LABELS,
+                     preprocessing=backbone_preprocessing(model.backbone, 64))
+    save_model(model, card, tmp_path / "q", precision="int8")
+    loaded, _ = load_model(tmp_path / "q.json")
+    assert sum(p.numel() for p in loaded.parameters()) == sum(
+        p.numel() for p in model.parameters())

@@ -226,23 +226,54 @@ def _unaccepted_arguments(factory: object, kwargs: dict[str, Any]) -> list[str]:
     return sorted(k for k in kwargs if k not in names and k != "pretrained")
 
 
-def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: Path,
-                 architecture: str) -> None:
-    """Load every key or fail with one line; shapes that differ fail the same way."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
+def _check_fit(own: dict[str, tuple[int, ...]], stored: dict[str, tuple[int, ...]],
+               source: Path, architecture: str) -> None:
+    """Every key of the network in the weights and of the same shape, or one line."""
+    missing = [k for k in own if k not in stored]
+    unexpected = [k for k in stored if k not in own]
     if missing or unexpected:
         example = (missing or unexpected)[0]
         raise UserError(
             f"{source}: weights do not fit architecture '{architecture}' ({len(missing)} missing, "
             f"{len(unexpected)} unexpected keys, e.g. '{example}')"
         )
-    wrong = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
+    wrong = [k for k in own if tuple(own[k]) != tuple(stored[k])]
     if wrong:
         raise UserError(f"{source}: weights do not fit architecture '{architecture}' "
                         f"({len(wrong)} tensors of another shape, e.g. '{wrong[0]}')")
+
+
+def _shapes(state: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: Path,
+                 architecture: str) -> None:
+    """Load every key or fail with one line; shapes that differ fail the same way."""
+    _check_fit(_shapes(model.state_dict()), _shapes(state), source, architecture)
     model.load_state_dict(state, strict=True)
+
+
+def _check_before_building(card: ModelCard, card_path: Path, weights: Path) -> None:
+    """The card's network built on PyTorch's meta device (shapes, no memory) against the
+    tensor shapes in the weights file's header: a card asking for other or larger tensors than
+    its weights hold fails here, before anything is allocated."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    from emoscope.models.weight_storage import stored_shapes
+
+    try:
+        with safe_open(str(weights), framework="numpy") as handle:
+            header = {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as err:
+        raise UserError(f"{weights}: not a readable safetensors file ({err})") from None
+    try:
+        with torch.device("meta"):
+            skeleton = build_from_card(card, card_path)
+    except (NotImplementedError, RuntimeError):  # not buildable without memory: checked on load
+        return
+    _check_fit(_shapes(skeleton.state_dict()), stored_shapes(header), weights, card.architecture)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
@@ -262,6 +293,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     card = read_card(path)
     if not weights.is_file():
         raise UserError(f"{weights}: weights file not found")
+    _check_before_building(card, card_path, weights)
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:

@@ -56,6 +56,13 @@ def compress(tensors: dict[str, torch.Tensor], precision: str) -> dict[str, torc
     return out
 
 
+def stored_shapes(shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """The float weights' shapes that a stored file's tensor shapes stand for (an int8 weight
+    keeps its shape; its scale is no weight of the network)."""
+    return {(k[: -len(_QUANTISED)] if k.endswith(_QUANTISED) else k): v
+            for k, v in shapes.items() if not k.endswith(_SCALE)}
+
+
 def expand(state: dict[str, torch.Tensor], source: object) -> dict[str, torch.Tensor]:
     """The float weights a stored ``state`` stands for; plain tensors pass unchanged."""
     out = {k: v for k, v in state.items() if not k.endswith((_QUANTISED, _SCALE))}
