@@ -1,4 +1,5 @@
-"""Importing this module registers every built-in component in the registries."""
+"""Importing this module registers every built-in component in the registries (those this
+install can build: without the train extra, the torch-based ones are left out)."""
 
 import importlib
 
@@ -22,6 +23,7 @@ _MODULES = (
     "emoscope.models.face_only",
     "emoscope.models.counterfactual",
     "emoscope.data.fer2013",
+    "emoscope.data.fer2013_pipeline",
     "emoscope.data.image_folder",
     "emoscope.data.emotic.dataset",
     "emoscope.data.affwild2",
@@ -37,5 +39,23 @@ _MODULES = (
     *DETECTOR_MODULES,
 )
 
-for _name in _MODULES:
-    importlib.import_module(_name)
+# Packages of the train extra. A module that needs one is skipped where it is not installed
+# (the analysis install): the registries then hold what this install can build.
+TRAINING_STACK = ("torch", "torchvision", "timm", "lightning", "torchmetrics", "sklearn",
+                  "imblearn")
+
+
+def load(modules: tuple[str, ...] = _MODULES) -> list[str]:
+    """Import ``modules`` (default: all); returns those skipped for a missing training stack."""
+    skipped = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] not in TRAINING_STACK:
+                raise
+            skipped.append(name)
+    return skipped
+
+
+SKIPPED = load()
