@@ -14,7 +14,7 @@ import soundfile as sf
 
 from emoscope.data.audio import AudioFrontEnd, fit_frames, load_audio, log_mel, sliding_windows
 from emoscope.data.audio_windows import stream_windows
-from long_audio import write_long_opus
+from hostile_media import write_long_opus
 from speech_fixtures import emotion_tone, save_tiny_speech_model
 
 

@@ -143,7 +143,7 @@ def test_a_signal_stops_a_server_with_a_stuck_request(tiny_model_path, photo_jpe
 
 @pytest.fixture(scope="module")
 def half_hour_opus(tmp_path_factory) -> Path:
-    from long_audio import write_long_opus
+    from hostile_media import write_long_opus
 
     return write_long_opus(tmp_path_factory.mktemp("long") / "talk.opus", minutes=30)
 
@@ -194,3 +194,32 @@ def test_unusable_settings_are_refused_in_one_line(field, value):
 
     with pytest.raises(UserError, match=r"^--[a-z-]+ must be (a finite number|positive)"):
         ServeSettings(**{field: value}).validate()
+
+
+@pytest.fixture(scope="module")
+def flat_png(tmp_path_factory) -> Path:
+    from hostile_media import write_flat_png
+
+    return write_flat_png(tmp_path_factory.mktemp("bomb") / "flat.png", 13000, 13000)
+
+
+@pytest.fixture(scope="module")
+def padded_jpeg(tmp_path_factory) -> Path:
+    from hostile_media import write_zero_padded_jpeg
+
+    return write_zero_padded_jpeg(tmp_path_factory.mktemp("bomb") / "padded.jpg", 8000, 6000,
+                                  24 * 2**20)
+
+
+def test_the_service_refuses_both_in_one_line_and_keeps_serving(client, flat_png, padded_jpeg,
+                                                               photo_jpeg):
+    began = time.monotonic()
+    for path, kind in ((flat_png, "image/png"), (padded_jpeg, "image/jpeg")):
+        response = client.post("/analyze", files={"file": (path.name, path.read_bytes(), kind)})
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert detail.startswith(f"{path.name}: ") and "\n" not in detail
+        assert str(path.parent) not in detail
+    assert time.monotonic() - began < 20
+    good = client.post("/analyze", files={"file": ("a.jpg", photo_jpeg, "image/jpeg")})
+    assert good.status_code == 200 and good.json()["faces"] == 1

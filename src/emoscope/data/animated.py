@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from emoscope.data.images import MAX_PIXELS, pil_to_rgb
+from emoscope.data.images import MAX_DECODED_PIXELS, pil_to_rgb
 from emoscope.errors import MediaError
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,9 @@ def probe_animated(path: Path):
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise MediaError(path, f"image too large ({width}x{height} pixels)")
+            if width * height > MAX_DECODED_PIXELS:  # every frame is decoded at full size
+                raise MediaError(path, f"image too large to decode ({width}x{height} pixels; "
+                                       f"at most {MAX_DECODED_PIXELS // 1_000_000} megapixels)")
             count, duration = 0, 0.0
             try:
                 for frame in ImageSequence.Iterator(image):

@@ -39,6 +39,13 @@ HEIF_READABLE = _register_heif()
 MAX_SIDE = 4096
 # Beyond this many pixels decoding itself is refused (about 1.2 GB of RGB).
 MAX_PIXELS = 400_000_000
+# Most pixels decoded at once (150 MB of RGB): JPEGs above it decode at 1/2, 1/4 or 1/8 scale,
+# other formats (which PIL decodes only at full size) are refused by their declared size, so a
+# small file that declares 13,000 x 13,000 pixels costs nothing.
+MAX_DECODED_PIXELS = 50_000_000
+# A JPEG whose last bytes are this many zeros, with no end-of-image marker after its scan
+# header, is padding, not an image: refused before libjpeg reads its declared pixels from it.
+ZERO_TAIL_BYTES = 64 * 1024
 
 
 @dataclass
@@ -142,13 +149,14 @@ def _read_with_pil(path: Path, max_side: int) -> LoadedImage:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
             width, height = image.size
+            # before reading EXIF: PIL decodes a whole PNG to look for EXIF after its pixels
+            check_decodable(path, image, width, height)
             if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
                 width, height = height, width
-            if width * height > MAX_PIXELS:
-                raise MediaError(path, f"image too large ({width}x{height} pixels)")
-            if max(width, height) > max_side and image.format == "JPEG":
+            reduced = _jpeg_draft_size(image.size, max_side)
+            if image.format == "JPEG" and reduced != image.size:
                 # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: no full-size buffer.
-                image.draft("RGB", (max_side, max_side))
+                image.draft("RGB", reduced)
             image = ImageOps.exif_transpose(image)  # also loads the pixels
             if max(image.size) > max_side:
                 factor = _downscale_factor(*image.size, max_side)
@@ -159,6 +167,60 @@ def _read_with_pil(path: Path, max_side: int) -> LoadedImage:
             rgb = pil_to_rgb(image)
     scale = max(width, height) / max(rgb.shape[:2])
     return LoadedImage(rgb, scale if scale > 1.0001 else 1.0, (width, height))
+
+
+def check_decodable(path: Path, image: Image.Image, width: int, height: int) -> None:
+    """MediaError, before any pixel is decoded, for images over the pixel limits and for
+    zero-padded JPEGs."""
+    pixels = width * height
+    if pixels > MAX_PIXELS:
+        raise MediaError(path, f"image too large ({width}x{height} pixels)")
+    if image.format == "JPEG":
+        if _zero_padded(path):
+            raise MediaError(path, "JPEG data ends in zero padding without an end-of-image "
+                                   "marker (damaged or padded file)")
+        return
+    if pixels > MAX_DECODED_PIXELS:
+        raise MediaError(path, f"image too large to decode ({width}x{height} pixels; at most "
+                               f"{MAX_DECODED_PIXELS // 1_000_000} megapixels unless JPEG)")
+
+
+def _jpeg_draft_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The size to ask ``Image.draft`` for: libjpeg picks the smallest scale (1, 1/2, 1/4,
+    1/8) still at least this size. At least ``max_side`` on the longer side (nothing is lost
+    before the downscale to it), and at most ``MAX_DECODED_PIXELS`` in all."""
+    width, height = size
+    factor = 1
+    while factor < 8 and (max(width, height) / (factor * 2) >= max_side
+                          or width * height / factor**2 > MAX_DECODED_PIXELS):
+        factor *= 2
+    # rounded down: PIL takes the scale from the whole ratio of the sizes
+    return max(1, width // factor), max(1, height // factor)
+
+
+def _zero_padded(path: Path) -> bool:
+    """Whether a JPEG ends in ``ZERO_TAIL_BYTES`` of zeros with no end-of-image marker
+    (FF D9) anywhere after its first scan header: libjpeg reads zeros as valid data and would
+    decode every declared pixel from them. Cameras that pad after the marker are fine."""
+    size = path.stat().st_size
+    if size < ZERO_TAIL_BYTES:
+        return False
+    with path.open("rb") as file:
+        file.seek(size - ZERO_TAIL_BYTES)
+        if file.read().count(0) != ZERO_TAIL_BYTES:
+            return False
+        file.seek(0)
+        carry, scanning = b"", False
+        while chunk := file.read(1 << 20):
+            data = carry + chunk
+            if not scanning:
+                start = data.find(b"\xff\xda")
+                scanning = start >= 0
+                data = data[start:] if scanning else data
+            if scanning and b"\xff\xd9" in data:
+                return False
+            carry = data[-1:]
+    return True
 
 
 def _read_with_opencv(path: Path, max_side: int) -> LoadedImage:

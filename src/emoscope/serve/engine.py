@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 _PLOT_LOCK = threading.Lock()
 
 
-# Larger images are not decoded twice at full size (about 200 MB of RGB at this size).
-STRICT_CHECK_PIXELS = 64_000_000
-
-
 class AnalysisTimeout(Exception):
     """The request's deadline passed before its analysis finished."""
 
@@ -326,9 +322,20 @@ def _until(frames: Iterator[Frame], deadline: float) -> Iterator[Frame]:
         yield frame
 
 
+def check_decodable(source: str, path: Path, image) -> None:
+    """The reader's size and padding checks, naming the upload instead of our copy."""
+    from emoscope.data.images import check_decodable as check
+
+    try:
+        check(path, image, image.width, image.height)
+    except MediaError as err:
+        raise MediaError(source, err.problem) from None
+
+
 def check_image(path: Path, source: str) -> None:
-    """Decode fully: the library's reader falls back to OpenCV, which shows a truncated JPEG
-    as a half-grey picture; a service should say the upload is broken instead."""
+    """Decode every byte: the library's reader falls back to OpenCV, which shows a truncated
+    JPEG as a half-grey picture; a service should say the upload is broken instead. Images
+    over the pixel limits are refused from their declared size."""
     import warnings
 
     from PIL import Image
@@ -337,8 +344,10 @@ def check_image(path: Path, source: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                if image.width * image.height > STRICT_CHECK_PIXELS:
-                    return  # the reader decodes large JPEGs at reduced size, or refuses them
+                check_decodable(source, path, image)
+                if image.format == "JPEG":  # every byte is still read, 1/64 of the pixels made
+                    image.draft(image.mode, (max(1, image.width // 8),
+                                             max(1, image.height // 8)))
                 image.load()
     except Image.DecompressionBombError:
         raise MediaError(source, "image too large to decode safely") from None
