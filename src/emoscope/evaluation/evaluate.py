@@ -126,6 +126,25 @@ def resolve_model(model: ModelArg, task: str = "face_expression",
     return loaded.network, loaded.card, loaded.source
 
 
+def _check_dataset_arguments(loader: Any, dataset: str, kwargs: dict[str, Any]) -> None:
+    """``--data`` keys the dataset does not take, or that the command sets itself: one line."""
+    import inspect
+
+    own = sorted(set(kwargs) & {"root", "split", "cache_dir"})
+    if own:
+        raise UserError(f"--data {own[0]}=...: set by the command itself, not through --data")
+    try:
+        parameters = inspect.signature(loader).parameters.values()
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    unknown = sorted(set(kwargs) - {p.name for p in parameters})
+    if unknown:
+        raise UserError(f"--data {unknown[0]}: dataset '{dataset}' takes no such argument "
+                        f"(it takes: {', '.join(p.name for p in parameters)})")
+
+
 def evaluate_model(
     model: ModelArg = None,
     dataset: str = "fer2013",
@@ -148,6 +167,7 @@ def evaluate_model(
     if not Path(root).exists():
         raise UserError(f"{root}: dataset root not found")
     network, card, source = resolve_model(model, task, device, runtime)
+    _check_dataset_arguments(loader, dataset, dataset_kwargs or {})
     arrays = loader(root=root, split=split, cache_dir=cache_dir, **(dataset_kwargs or {}))
     if arrays.label_space.kind != "single_label":
         raise UserError(f"dataset '{dataset}' is {arrays.label_space.kind}; evaluate scores "
