@@ -66,3 +66,18 @@ def fit_temperature(log_probabilities: np.ndarray, targets: np.ndarray,
             d = a + ratio * (b - a)
             fd = nll(d)
     return float(np.exp((a + b) / 2))
+
+
+def rescale_probabilities(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax probabilities of logits z turned into those of z / T."""
+    if temperature == 1.0:
+        return np.asarray(probabilities, dtype=np.float64)
+    return softmax_with_temperature(np.log(np.clip(probabilities, 1e-12, None)), temperature)
+
+
+def dataset_ece(probabilities: np.ndarray, columns: np.ndarray, targets: np.ndarray,
+                temperature: float = 1.0, bins: int = ECE_BINS) -> float:
+    """ECE over a dataset's classes: the model's columns for them, renormalised (a model may
+    know more classes than the dataset), after the temperature."""
+    shares = rescale_probabilities(probabilities, temperature)[:, columns]
+    return expected_calibration_error(shares / shares.sum(1, keepdims=True), targets, bins)

@@ -15,6 +15,7 @@ from torch import nn
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.faces import FaceArrays
 from emoscope.errors import UserError
+from emoscope.evaluation.calibration import dataset_ece
 from emoscope.evaluation.metrics import classification_report
 from emoscope.labels import canonical_label
 from emoscope.models.checkpoint import ModelCard
@@ -97,6 +98,9 @@ def evaluate_arrays(
     seconds = time.perf_counter() - started
     predictions = probs[:, columns].argmax(1)
     report = classification_report(arrays.labels, predictions, arrays.label_space.labels)
+    temperature = float(card.extra.get("temperature", 1.0) or 1.0)
+    report["ece"] = dataset_ece(probs, columns, arrays.labels, temperature)
+    report["temperature"] = temperature
     report.update(
         model=card.name,
         tta_flip=tta_flip,

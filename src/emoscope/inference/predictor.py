@@ -118,6 +118,8 @@ class FacePredictor:
         self.au_labels = (list(card.extra.get("au_labels", []))
                           if "action_units" in card.outputs else [])
         self.has_action_units = bool(self.au_labels)
+        # softmax(logits / T): a temperature fitted on held-out faces (study/calibrate.py)
+        self.temperature = float(card.extra.get("temperature", 1.0) or 1.0)
 
     @classmethod
     def from_name(cls, name_or_path: str | Path | None, device: str = "cpu",
@@ -158,7 +160,8 @@ class FacePredictor:
             out = self._run_torch(batch)
         multi_label = self.card.label_space.kind == "multi_label"
         logits = out.get("logits", next(iter(out.values())))
-        result = {"probabilities": sigmoid(logits) if multi_label else softmax(logits)}
+        result = {"probabilities": sigmoid(logits) if multi_label else
+                  softmax(np.asarray(logits, np.float32) / np.float32(self.temperature))}
         if self.has_valence_arousal and "valence_arousal" in out:
             result["valence_arousal"] = np.asarray(out["valence_arousal"], np.float32)
         if self.has_action_units and "action_units" in out:
