@@ -7,7 +7,7 @@ import pytest
 
 from emoscope.errors import UserError
 from emoscope.inference.demo import ASTRONAUT_FACE
-from emoscope.inference.detectors import FaceBox, build_detector
+from emoscope.inference.detectors import FaceBox, FaceDetector, build_detector
 from emoscope.inference.detectors.base import box_iou, suppress_overlaps
 from emoscope.registry import DETECTORS
 
@@ -118,7 +118,8 @@ def test_mtcnn_finds_the_astronaut(astronaut_rgb):
 
 
 def test_detector_settings_are_checked_by_name():
-    with pytest.raises(UserError, match="max_side, min_face, model, threshold, tiles"):
+    with pytest.raises(UserError, match="max_side, min_face, model, threshold, "
+                       "tile_when_empty, tiles"):
         build_detector("mediapipe", colour=1)
     with build_detector("opencv", scale_factor=1.2, min_neighbors=3) as detector:
         assert detector.scale_factor == 1.2
@@ -135,3 +136,32 @@ def test_tiles_find_small_faces_in_large_images(astronaut_rgb):
     x1, y1, x2, y2 = ASTRONAUT_FACE
     assert box_iou(box, FaceBox(x1 + 1200, y1 + 900, x2 + 1200, y2 + 900)) > 0.6
     assert all(1200 <= x <= 1712 for x, _ in box.landmarks)
+
+
+class _CountingDetector(FaceDetector):
+    """Finds one face only in images at least 300 px wide (the whole frame, not a tile)."""
+
+    def __init__(self, **options: object):
+        super().__init__(**options)
+        self.calls = 0
+
+    def _detect(self, rgb: np.ndarray, min_face: float) -> list[FaceBox]:
+        self.calls += 1
+        return [FaceBox(10, 10, 60, 60, 0.9)] if rgb.shape[1] >= 300 else []
+
+
+def test_tile_when_empty_tiles_only_frames_without_faces(astronaut_rgb):
+    detector = _CountingDetector(tiles=2, tile_when_empty=True)
+    assert len(detector.detect(np.zeros((240, 320, 3), np.uint8))) == 1
+    assert detector.calls == 1  # a face in the whole frame: no tiles
+    detector.calls = 0
+    assert detector.detect(np.zeros((240, 200, 3), np.uint8)) == []
+    assert detector.calls == 1 + 4  # nothing found: the 2x2 tiles too
+    always = _CountingDetector(tiles=2)
+    always.detect(np.zeros((240, 320, 3), np.uint8))
+    assert always.calls == 5
+    canvas = np.full((2048, 2048, 3), 128, np.uint8)
+    canvas[900:1412, 1200:1712] = astronaut_rgb
+    with build_detector("mediapipe", tiles=3, threshold=0.6, tile_when_empty=True) as mediapipe:
+        (box,) = mediapipe.detect(canvas)
+    assert 1200 <= box.center[0] <= 1712

@@ -118,7 +118,7 @@ def render_frame(rgb: np.ndarray, params: FramingParams, seed: int, index: int) 
             background = np.empty((height, width, 3), np.uint8)
             background[:] = params.colour
         else:
-            background = _noise_texture(rng, params.colour, (height, width))
+            background = noise_texture(rng, params.colour, (height, width))
         inside = cv2.warpAffine(np.ones((side, side), np.float32), matrix, (width, height),
                                 flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
         moved = cv2.warpAffine(big, matrix, (width, height), flags=cv2.INTER_LINEAR,
@@ -130,7 +130,7 @@ def render_frame(rgb: np.ndarray, params: FramingParams, seed: int, index: int) 
     return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
 
 
-def _noise_texture(rng: np.random.Generator, colour: tuple[int, int, int],
+def noise_texture(rng: np.random.Generator, colour: tuple[int, int, int],
                    size: tuple[int, int]) -> np.ndarray:
     """A smooth colour texture: coarse random blobs around ``colour``, enlarged bicubically."""
     height, width = size

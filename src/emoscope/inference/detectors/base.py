@@ -78,12 +78,14 @@ class FaceDetector:
     threshold: minimum confidence. min_face: minimum box side in pixels of the given image.
     max_faces: keep the most confident N (0 keeps all). tiles: also detect on a tiles x tiles
     grid of overlapping crops, for small faces in large images (about tiles**2 times slower).
+    tile_when_empty: with tiles > 1, detect on the tiles only when the whole image gave no
+    face (the cost falls on face-less frames only).
     """
 
     name = "base"
 
     def __init__(self, threshold: float = 0.5, min_face: int = 20, max_faces: int = 0,
-                 max_side: int = DETECT_MAX_SIDE, tiles: int = 1):
+                 max_side: int = DETECT_MAX_SIDE, tiles: int = 1, tile_when_empty: bool = False):
         if tiles < 1:
             raise UserError(f"detector tiles must be at least 1, got {tiles}")
         if not 0.0 <= threshold <= 1.0:
@@ -95,6 +97,7 @@ class FaceDetector:
         self.max_faces = max_faces
         self.max_side = max_side
         self.tiles = tiles
+        self.tile_when_empty = tile_when_empty
 
     def _detect(self, rgb: np.ndarray, min_face: float) -> list[FaceBox]:
         raise NotImplementedError
@@ -105,7 +108,8 @@ class FaceDetector:
             raise ValueError(f"detect expects (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
         height, width = rgb.shape[:2]
         boxes = self._detect_shrunk(rgb)
-        if self.tiles > 1:
+        wanted = not self.tile_when_empty or not self.filter(list(boxes), width, height)
+        if self.tiles > 1 and wanted:
             for x0, y0, tile in _tiles(rgb, self.tiles):
                 boxes += [b.shifted(x0, y0) for b in self._detect_shrunk(tile)]
             boxes = suppress_overlaps(boxes)
