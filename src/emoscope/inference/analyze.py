@@ -7,6 +7,7 @@ png/mp4. A bad input is reported in one line and the others are still analysed.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -62,6 +63,9 @@ class AnalyzeOptions:
     def validate(self) -> None:
         if self.format not in WRITERS:
             raise UserError(f"unknown format '{self.format}'; known formats: {', '.join(WRITERS)}")
+        if self.format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise UserError("--format parquet needs pyarrow, which the analysis install leaves "
+                            "out; install it with: pip install 'emoscope[parquet]'")
         if self.every < 1:
             raise UserError(f"--every must be at least 1, got {self.every}")
         check_sample_fps(self.fps)  # finite, positive, bounded: sampling must move forward
