@@ -27,7 +27,7 @@ from emoscope.errors import UserError
 from emoscope.models.checkpoint import save_model
 from emoscope.training.speech_config import SpeechTrainConfig
 from emoscope.training.speech_train import build_speech_network, load_speech_split, speech_card
-from emoscope.training.train import TrainResult, start_run
+from emoscope.training.train import TrainResult, open_run, start_run
 from emoscope.utils.files import atomic_write_text
 
 
@@ -122,6 +122,7 @@ def fit_speech_probe(cfg: SpeechTrainConfig, command: str = "") -> TrainResult:
                         "probe needs them")
     network, arch_kwargs = build_speech_network(cfg, train_set.label_space.num_classes)
     probe_head(network)  # before the features are computed
+    open_run(cfg, run_dir)
     frames = cfg.audio.frames(cfg.data.crop_seconds)
     features = clip_features(network, train_set, frames)
     speakers = np.asarray(train_set.speakers).astype(np.int64)

@@ -34,6 +34,7 @@ from emoscope.training.train import (
     fit_resumable,
     load_best_weights,
     loss_kwargs,
+    open_run,
     start_run,
 )
 from emoscope.utils.files import atomic_write_text
@@ -127,6 +128,7 @@ def train_speech(cfg: SpeechTrainConfig, resume: bool = False, command: str | No
                             cfg.trainer.eval_batch_size, cfg.trainer.seed,
                             cfg.data.speed_perturb, cfg.audio, cfg.trainer.sampler,
                             teacher, cfg.data.teacher_weight)
+    open_run(cfg, run_dir)
     trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
                                         len(train_set) // cfg.trainer.batch_size,
                                         sanity_val_steps=None, extra_callbacks=callbacks)

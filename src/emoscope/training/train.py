@@ -145,7 +145,9 @@ def build_trainer(t: Any, run_dir: Path, monitor: str, steps_per_epoch: int,
 
 
 def start_run(cfg, resume: bool) -> tuple[Path, Path]:
-    """Seed, threads and the run folder (with its config.yaml); returns (run_dir, last.ckpt).
+    """Seed, threads and the run folder's name; returns (run_dir, last.ckpt). Nothing is
+    written: ``open_run`` makes the folder once data and networks are built, so a start that
+    fails leaves nothing behind.
 
     An existing run is only continued with ``resume``, never overwritten.
     """
@@ -159,10 +161,15 @@ def start_run(cfg, resume: bool) -> tuple[Path, Path]:
     if run_dir.exists() and not resume and last_ckpt.exists():
         raise UserError(f"{run_dir}: a run already exists there; pass --resume to continue it "
                         "or choose another name/out_dir")
+    return run_dir, last_ckpt
+
+
+def open_run(cfg, run_dir: Path) -> None:
+    """The run folder with its config.yaml, written once the run's data and networks were
+    built (a failed start leaves no folder holding only a config)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank_zero_only.rank == 0:  # every DDP process runs this; one writes
         save_config(cfg, run_dir / "config.yaml")
-    return run_dir, last_ckpt
 
 
 def fit_resumable(trainer: L.Trainer, run_dir: Path, last_ckpt: Path, resume: bool,
@@ -220,6 +227,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None,
     )
     data = FaceDataModule(train_set, val_set, cfg.trainer.batch_size, cfg.trainer.eval_batch_size,
                           cfg.trainer.sampler, cfg.data.soft_labels, cfg.trainer.seed)
+    open_run(cfg, run_dir)
     trainer, checkpoint = build_trainer(cfg.trainer, run_dir, cfg.trainer.monitor,
                                         len(train_set) // cfg.trainer.batch_size,
                                         sanity_val_steps=None, extra_callbacks=callbacks)

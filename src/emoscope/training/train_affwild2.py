@@ -41,6 +41,7 @@ from emoscope.training.train import (
     build_trainer,
     fit_resumable,
     load_best_weights,
+    open_run,
 )
 from emoscope.training.train import start_run as _start_run
 from emoscope.utils.files import atomic_write_text
@@ -152,8 +153,9 @@ def train_member(cfg: AffWild2Config, member: int, train: MultiTaskFaces,
                              train.expression_space.labels, train.au_space.labels,
                              cfg.balance, member, train.videos)
     log.info("member %d trains on %d frames", member, len(index))
-    _record_frames(run_dir, train, index)
     network, kwargs = build_multitask_network(run_cfg)
+    open_run(run_cfg, run_dir)
+    _record_frames(run_dir, train, index)
     name = cfg.name if cfg.balance.subsets <= 1 else f"{cfg.name}-member{member}"
     card = _card(run_cfg, kwargs, network, train, name, command or _default_command())
     prep = card.preprocessing

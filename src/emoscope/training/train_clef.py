@@ -40,6 +40,7 @@ from emoscope.training.train import (
     build_trainer,
     fit_resumable,
     load_best_weights,
+    open_run,
     start_run,
 )
 from emoscope.utils.files import atomic_write_text
@@ -192,6 +193,7 @@ def train_clef(cfg: ClefConfig, resume: bool = False, command: str | None = None
     train_loader = ResumableLoader(train, t.batch_size, shuffle=True, generator=generator,
                                    num_workers=cfg.data.num_workers, drop_last=drop_last)
     val_loader = DataLoader(val, t.eval_batch_size, num_workers=cfg.data.num_workers)
+    open_run(cfg, run_dir)
     trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader))
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,
                   train_dataloaders=train_loader, val_dataloaders=val_loader)

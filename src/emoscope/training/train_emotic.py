@@ -21,6 +21,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from emoscope.config import to_dict
 from emoscope.data.emotic.dataset import EmoticDataset
+from emoscope.data.emotic.reader import read_emotic
+from emoscope.data.emotic.records import EmoticData
 from emoscope.errors import UserError
 from emoscope.labels import EMOTIC_CATEGORIES
 from emoscope.models.checkpoint import ModelCard, save_model
@@ -40,6 +42,7 @@ from emoscope.training.train import (
     build_trainer,
     fit_resumable,
     load_best_weights,
+    open_run,
     start_run,
 )
 from emoscope.utils.files import atomic_write_text
@@ -86,19 +89,35 @@ def stream_specs_for(network: MultiStreamModel, cfg: EmoticConfig,
     return specs
 
 
-def load_emotic_splits(cfg: EmoticConfig,
-                       network: MultiStreamModel) -> tuple[EmoticDataset, EmoticDataset]:
-    """Train (augmented as configured) and validation datasets; VAD statistics from train."""
+def read_emotic_records(cfg: EmoticConfig) -> dict[str, EmoticData]:
+    """The annotations of the training and validation splits, read (and checked) before any
+    network is built; empty for a dataset other than ``emotic``."""
+    d = cfg.data
+    if d.dataset != "emotic":
+        return {}
+    return {split: read_emotic(d.root, split, layout=d.layout or None,
+                               face_cache=d.face_cache or None, include_extra=d.include_extra)
+            for split in (d.train_split, d.val_split)}
+
+
+def load_emotic_splits(cfg: EmoticConfig, network: MultiStreamModel,
+                       records: dict[str, EmoticData] | None = None,
+                       ) -> tuple[EmoticDataset, EmoticDataset]:
+    """Train (augmented as configured) and validation datasets; VAD statistics from train.
+    records: ``read_emotic_records(cfg)``, when read already."""
     d = cfg.data
     options = {"layout": d.layout or None, "face_cache": d.face_cache or None,
                "mask_body": d.mask_body, "min_face_visibility": d.min_face_visibility,
                "include_extra": d.include_extra}
+    read = {split: {"records": records[split]} for split in records or {}}
     train = DATASETS.build(d.dataset, root=d.root, split=d.train_split, train=True,
                            streams=stream_specs_for(network, cfg, True),
-                           normalise_vad=d.normalise_vad, **options)
+                           normalise_vad=d.normalise_vad, **options,
+                           **read.get(d.train_split, {}))
     val = DATASETS.build(d.dataset, root=d.root, split=d.val_split, train=False,
                          streams=stream_specs_for(network, cfg, False),
-                         normalise_vad=d.normalise_vad, vad_stats=train.vad_stats, **options)
+                         normalise_vad=d.normalise_vad, vad_stats=train.vad_stats, **options,
+                         **read.get(d.val_split, {}))
     if d.limit > 0:
         train.persons, val.persons = train.persons[:d.limit], val.persons[:d.limit]
     return train, val
@@ -153,11 +172,11 @@ def train_emotic(cfg: EmoticConfig, resume: bool = False, command: str | None = 
                  callbacks: Sequence[L.Callback] = ()) -> TrainResult:
     """Train a multi-stream EMOTIC model, keep the best checkpoint on val/mAP, export it."""
     run_dir, last_ckpt = start_run(cfg, resume)
-
+    records = read_emotic_records(cfg)  # data errors before the backbones are built
     network = build_emotic_network(cfg)
     if cfg.model.freeze_backbones:
         network.backbones.requires_grad_(False)
-    train, val = load_emotic_splits(cfg, network)
+    train, val = load_emotic_splits(cfg, network, records)
     card = _card(cfg, network, train, command or _default_command())
     loss = LOSSES.build("combined", categorical=cfg.loss.categorical, vad=cfg.loss.vad,
                         categorical_weight=cfg.loss.categorical_weight,
@@ -168,6 +187,7 @@ def train_emotic(cfg: EmoticConfig, resume: bool = False, command: str | None = 
                                train.vad_stats, cfg.model.freeze_backbones, to_dict(cfg),
                                card=card.to_dict())
     train_loader, val_loader = _loaders(cfg, network, train, val)
+    open_run(cfg, run_dir)
     write_resampling_report(train_loader.dataset, run_dir)
     trainer, checkpoint = _trainer(cfg, run_dir, len(train_loader), callbacks)
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module,

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from emoscope.data.emotic.reader import read_emotic
-from emoscope.data.emotic.records import EmoticPerson
+from emoscope.data.emotic.records import EmoticData, EmoticPerson
 from emoscope.data.emotic.transforms import STREAMS, StreamSpec, StreamTransform, stream_specs
 from emoscope.data.images import load_image
 from emoscope.errors import MediaError
@@ -212,15 +212,16 @@ def load_emotic(root: str | Path, split: str = "train", cache_dir: str | Path | 
                 vad_stats: VadStats | Mapping[str, Sequence[float]] | None = None,
                 layout: str | None = None, face_cache: str | Path | None = None,
                 min_face_visibility: float = 0.0, include_extra: bool = False,
-                hflip: bool | None = None) -> EmoticDataset:
+                hflip: bool | None = None, records: EmoticData | None = None) -> EmoticDataset:
     """The persons of one EMOTIC split (any layout) as an ``EmoticDataset``.
 
     train: augment (default: split == 'train'). normalise_vad: map VAD to [-1, 1] with the
     train split's min/max (computed here unless ``vad_stats`` is given, e.g. from a checkpoint);
     the statistics are in ``dataset.vad_stats``. cache_dir is unused (images are decoded lazily).
+    records: the split as ``read_emotic`` returned it (read earlier), instead of reading again.
     """
     options = {"layout": layout, "face_cache": face_cache}
-    data = read_emotic(root, split, include_extra=include_extra, **options)
+    data = records or read_emotic(root, split, include_extra=include_extra, **options)
     if isinstance(vad_stats, Mapping):
         vad_stats = VadStats.from_dict(vad_stats)
     if normalise_vad and vad_stats is None:

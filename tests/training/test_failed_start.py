@@ -1,0 +1,55 @@
+"""A training start that fails leaves no run folder behind, and data errors come before any
+network is built."""
+
+from __future__ import annotations
+
+import pytest
+
+from emoscope.errors import UserError
+
+
+def test_face_run_with_missing_data_leaves_nothing(tmp_path):
+    from test_train_runs import tiny_config
+
+    from emoscope.training.train import train
+
+    with pytest.raises(UserError):
+        train(tiny_config(tmp_path / "no_such_data", tmp_path / "runs"))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_face_run_with_an_unknown_backbone_leaves_nothing(tmp_path):
+    from test_train_runs import tiny_config
+
+    from emoscope.training.train import train
+    from synthetic_faces import write_fer2013_folders
+
+    data = write_fer2013_folders(tmp_path / "fer2013", train_per_class=2, test_per_class=1)
+    with pytest.raises(Exception, match="no_such_backbone"):
+        train(tiny_config(data.root, tmp_path / "runs", "model.backbone=no_such_backbone"))
+    assert not (tmp_path / "runs" / "tiny").exists()
+
+
+def test_emotic_data_errors_come_before_the_networks(tmp_path, monkeypatch):
+    from test_train_emotic import tiny_config
+
+    from emoscope.training import train_emotic as module
+
+    def built_too_early(cfg):
+        raise AssertionError("a network was built before the data was read")
+
+    monkeypatch.setattr(module, "build_emotic_network", built_too_early)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no EMOTIC layout found"):
+        module.train_emotic(tiny_config(tmp_path / "empty", tmp_path / "runs"))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_speech_run_with_missing_data_leaves_nothing(tmp_path):
+    from test_speech_train import _config
+
+    from emoscope.training.speech_train import train_speech
+
+    with pytest.raises(UserError):
+        train_speech(_config(tmp_path, tmp_path / "no_such_ravdess"))
+    assert not (tmp_path / "runs").exists()
