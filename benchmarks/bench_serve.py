@@ -28,6 +28,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -50,21 +51,31 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_server(port: int, model: str | None) -> subprocess.Popen:
+def _server_command(port: int, model: str | None) -> list[str]:
     command = [sys.executable, "-m", "emoscope.cli.main", "serve", "--port", str(port)]
-    if model:
-        command += ["--model", model]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    return command + (["--model", model] if model else [])
 
 
-def _wait_ready(url: str, server: subprocess.Popen, timeout: float = 180) -> None:
+def _start_server(command: list[str], log: IO[bytes]) -> subprocess.Popen:
+    """The server, its output going to ``log``: a pipe nobody reads would fill after about
+    64 KiB of request log lines and block the server mid-run."""
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _log_tail(log: IO[bytes], lines: int = 20) -> str:
+    log.flush()
+    log.seek(0)
+    return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
+
+
+def _wait_ready(url: str, server: subprocess.Popen, log: IO[bytes],
+                timeout: float = 180) -> None:
     import httpx
 
     stop = time.monotonic() + timeout
     while time.monotonic() < stop:
         if server.poll() is not None:
-            raise SystemExit(f"server exited: {server.stderr.read()}")
+            raise SystemExit(f"server exited:\n{_log_tail(log)}")
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
@@ -143,9 +154,10 @@ def main() -> None:
     direct = _direct(photo, args.requests, args.model)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = _start_server(port, args.model)
+    log = tempfile.TemporaryFile()
+    server = _start_server(_server_command(port, args.model), log)
     try:
-        _wait_ready(url, server)
+        _wait_ready(url, server, log)
         files = {"file": ("astronaut.jpg", photo, "image/jpeg")}
         runs = [
             ("GET /health", lambda c: c.get("/health")),
@@ -155,9 +167,13 @@ def main() -> None:
         ]
         measured = [(name, *asyncio.run(_load(url, args.requests, args.concurrency, send)))
                     for name, send in runs]
+    except BaseException:
+        print(f"server log (last lines):\n{_log_tail(log)}", file=sys.stderr)
+        raise
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     baseline = len(direct[0]) / direct[1]
     print(f"command: python benchmarks/bench_serve.py --requests {args.requests} "
           f"--concurrency {args.concurrency}" + (f" --model {args.model}" if args.model else ""))
