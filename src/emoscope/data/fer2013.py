@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,32 +92,50 @@ def read_csv_layout(csv_path: Path, split: str) -> FaceArrays:
     if usages is None:
         raise UserError(f"{csv_path}: unknown split '{split}'; use one of {', '.join(CSV_SPLITS)}")
     images, labels, sources = [], [], []
-    with open(csv_path, newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise DataFormatError(csv_path, "empty file")
-        columns = {_normalise(c): i for i, c in enumerate(header)}
-        for needed in ("emotion", "pixels", "usage"):
-            if needed not in columns:
-                raise DataFormatError(csv_path, f"missing column '{needed}' (have {header})")
-        e_col, p_col, u_col = columns["emotion"], columns["pixels"], columns["usage"]
-        for line, row in enumerate(reader, start=2):
-            if row[u_col].strip() not in usages:
-                continue
-            pixels = np.array(row[p_col].split(), dtype=np.float32)
-            if pixels.size != 48 * 48 or not np.isfinite(pixels).all():
-                raise DataFormatError(csv_path, f"line {line}: expected 2304 grey values, "
-                                      f"got {pixels.size}")
-            emotion = int(row[e_col])
-            if not 0 <= emotion < 7:
-                raise DataFormatError(csv_path, f"line {line}: emotion {emotion} not in 0-6")
-            images.append(np.clip(pixels, 0, 255).astype(np.uint8).reshape(48, 48))
-            labels.append(emotion)
-            sources.append(f"{csv_path.name}:{line}")
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            for line, emotion, pixels in _csv_rows(csv.reader(handle), csv_path, usages):
+                images.append(np.clip(pixels, 0, 255).astype(np.uint8).reshape(48, 48))
+                labels.append(emotion)
+                sources.append(f"{csv_path.name}:{line}")
+    except UnicodeDecodeError as err:
+        raise DataFormatError(csv_path, f"not UTF-8 text (byte {err.start})") from None
+    except csv.Error as err:
+        raise DataFormatError(csv_path, f"not a readable CSV ({err})") from None
     if not images:
         raise DataFormatError(csv_path, f"no rows with Usage in {usages}")
     return FaceArrays(np.stack(images), np.asarray(labels, np.int64), FER2013_LABELS, sources)
+
+
+def _csv_rows(reader, csv_path: Path, usages) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(line, emotion, 2304 grey values) of the rows of ``usages``; DataFormatError naming
+    the line for a row that is not one."""
+    header = next(reader, None)
+    if header is None:
+        raise DataFormatError(csv_path, "empty file")
+    columns = {_normalise(c): i for i, c in enumerate(header)}
+    for needed in ("emotion", "pixels", "usage"):
+        if needed not in columns:
+            raise DataFormatError(csv_path, f"missing column '{needed}' (have {header})")
+    e_col, p_col, u_col = columns["emotion"], columns["pixels"], columns["usage"]
+    for line, row in enumerate(reader, start=2):
+        if len(row) <= max(e_col, p_col, u_col):
+            raise DataFormatError(csv_path, f"line {line}: {len(row)} fields, expected "
+                                  f"{len(header)}")
+        if row[u_col].strip() not in usages:
+            continue
+        try:
+            pixels = np.array(row[p_col].split(), dtype=np.float32)
+            emotion = int(row[e_col])
+        except ValueError:
+            raise DataFormatError(csv_path, f"line {line}: non-numeric emotion or pixel "
+                                  "value") from None
+        if pixels.size != 48 * 48 or not np.isfinite(pixels).all():
+            raise DataFormatError(csv_path, f"line {line}: expected 2304 grey values, "
+                                  f"got {pixels.size}")
+        if not 0 <= emotion < 7:
+            raise DataFormatError(csv_path, f"line {line}: emotion {emotion} not in 0-6")
+        yield line, emotion, pixels
 
 
 @DATASETS.register("fer2013")
