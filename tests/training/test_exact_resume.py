@@ -81,7 +81,8 @@ def test_speech_run_resumes_exactly(tmp_path, one_torch_thread):
     assert_same_epochs(resumed.history, straight.history, 4)
 
 
-def test_emotic_run_resumes_exactly(tmp_path, one_torch_thread):
+@pytest.mark.parametrize("workers", [0, 2])  # worker processes draw from their own seeds
+def test_emotic_run_resumes_exactly(tmp_path, one_torch_thread, workers):
     from test_train_emotic import tiny_config
 
     from emoscope.training.train_emotic import train_emotic
@@ -90,7 +91,8 @@ def test_emotic_run_resumes_exactly(tmp_path, one_torch_thread):
     images = make_images({"train": 24, "val": 8, "test": 2}, seed=4)
     root = write_layout("preprocessed", tmp_path / "emotic", images)
     recipe = ["trainer.max_epochs=4", "model.context.augment=full", "model.body.augment=full",
-              "model.face.augment=basic", "model.head_kwargs={dropout: 0.3}"]
+              "model.face.augment=basic", "model.head_kwargs={dropout: 0.3}",
+              f"data.num_workers={workers}"]
     straight, resumed = _interrupted_then_resumed(
         train_emotic, tiny_config(root, tmp_path / "a", *recipe),
         tiny_config(root, tmp_path / "b", *recipe))
