@@ -1,4 +1,7 @@
-"""``analyze --engine ray``: one Ray task per input, spread over local cores or a cluster.
+"""``analyze --engine ray``: one Ray task per media file, spread over local cores or a cluster.
+
+A folder is expanded into its media files, each its own task and its own tables (as if the
+files had been named one by one), and the batch summary lists every file.
 
 Each task runs exactly what the single-process ``run_analysis`` runs for that input
 (``SourceRun`` with the same output stem), so the files are the same; only where they are
@@ -163,12 +166,31 @@ def _start_ray(batch: BatchOptions, temp_dir: str | None):
     return ray
 
 
+def media_files(inputs: Sequence[str | Path]) -> list[str]:
+    """Files given one by one as they are; a folder as its media files (sorted, hidden and
+    non-media files left out as a local run leaves them out): one task per file, so a folder
+    of a thousand videos spreads over every worker. A folder without media stays, to fail."""
+    from emoscope.data.sources import resolve_input
+
+    files: list[str] = []
+    for raw in inputs:
+        if not Path(raw).is_dir():
+            files.append(str(raw))
+            continue
+        try:
+            files.extend(str(path) for path in resolve_input(raw).files)
+        except MediaError:
+            files.append(str(raw))
+    return files
+
+
 def _plan(inputs: Sequence[str | Path], options: AnalyzeOptions, on_error: Callable[[str], None]
           ) -> tuple[list[FileStatus], dict[int, InputReport]]:
-    """Stems in input order, as ``run_analysis`` gives them; missing inputs fail here."""
+    """One entry per media file (folders expanded), stems in input order as ``run_analysis``
+    gives them to files named one by one; missing inputs fail here."""
     used: set[str] = set()
     plan, failed = [], {}
-    for raw in inputs:
+    for raw in media_files(inputs):
         try:
             name, _ = classify_input(raw, options)
         except MediaError as err:
