@@ -53,3 +53,24 @@ def test_speech_run_with_missing_data_leaves_nothing(tmp_path):
     with pytest.raises(UserError):
         train_speech(_config(tmp_path, tmp_path / "no_such_ravdess"))
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("dataset", "message"), [("caer_s", "dataset root not found"),
+                                                  ("emotic", "no EMOTIC layout found")])
+def test_clef_data_errors_come_before_the_networks(tmp_path, monkeypatch, dataset, message):
+    from emoscope.config import merge_config
+    from emoscope.training import train_clef as module
+    from emoscope.training.clef_config import ClefConfig
+
+    def built_too_early(cfg):
+        raise AssertionError("a network was built before the data was read")
+
+    monkeypatch.setattr(module, "build_clef_network", built_too_early)
+    root = tmp_path / "empty"
+    if dataset == "emotic":
+        root.mkdir()
+    cfg = merge_config(ClefConfig, None, [f"data.root={root}", f"data.dataset={dataset}",
+                                          f"out_dir={tmp_path / 'runs'}"])
+    with pytest.raises(UserError, match=message):
+        module.train_clef(cfg)
+    assert not (tmp_path / "runs").exists()

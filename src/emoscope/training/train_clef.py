@@ -111,10 +111,31 @@ def stream_specs_for(network: nn.Module, augment: str,
     return specs
 
 
-def load_splits(cfg: ClefConfig, network: nn.Module) -> tuple[Any, Any]:
-    """Train (augmented as configured) and validation datasets of CAER-S or EMOTIC."""
+def read_clef_splits(cfg: ClefConfig) -> dict[str, Any]:
+    """Reads (EMOTIC annotations) or lists (CAER-S frames) both splits before any network is
+    built, so data errors come first; returns the EMOTIC records per split to reuse."""
+    d = cfg.data
     if label_space_of(cfg) is EMOTIC_CATEGORIES:
-        return load_emotic_splits(cfg, network)
+        from emoscope.data.emotic.reader import read_emotic
+
+        read = {k: d.options[k] for k in ("layout", "face_cache", "include_extra")
+                if k in d.options}
+        return {split: read_emotic(d.root, split, **read)
+                for split in (d.train_split, d.val_split)}
+    if d.dataset == "caer_s":
+        from emoscope.data.caer_s import find_root, scan_split
+
+        for split in (d.train_split, d.val_split):
+            scan_split(find_root(d.root), split)
+    return {}
+
+
+def load_splits(cfg: ClefConfig, network: nn.Module,
+                records: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """Train (augmented as configured) and validation datasets of CAER-S or EMOTIC; records:
+    ``read_clef_splits(cfg)``, when read already."""
+    if label_space_of(cfg) is EMOTIC_CATEGORIES:
+        return load_emotic_splits(cfg, network, records or {})
     d = cfg.data
     common = {"root": d.root, "mask": d.mask, "limit": d.limit, **d.options}
     train = DATASETS.build(d.dataset, split=d.train_split, train=True,
@@ -126,17 +147,21 @@ def load_splits(cfg: ClefConfig, network: nn.Module) -> tuple[Any, Any]:
     return train, val
 
 
-def load_emotic_splits(cfg: ClefConfig, network: nn.Module) -> tuple[Any, Any]:
+def load_emotic_splits(cfg: ClefConfig, network: nn.Module,
+                       records: dict[str, Any] | None = None) -> tuple[Any, Any]:
     from emoscope.data.emotic.transforms import STREAMS
 
     d = cfg.data
     masked = stream_specs_for(network, "none", ("context_masked",))["context_masked"]
     common = {"root": d.root, "limit": d.limit, "context_masked": masked, "mask": d.mask,
               **d.options}
+    read = {split: {"records": data} for split, data in (records or {}).items()}
     train = DATASETS.build("emotic_clef", split=d.train_split, train=True,
-                           streams=stream_specs_for(network, d.augment, STREAMS), **common)
+                           streams=stream_specs_for(network, d.augment, STREAMS), **common,
+                           **read.get(d.train_split, {}))
     val = DATASETS.build("emotic_clef", split=d.val_split, train=False,
-                         streams=stream_specs_for(network, "none", STREAMS), **common)
+                         streams=stream_specs_for(network, "none", STREAMS), **common,
+                         **read.get(d.val_split, {}))
     return train, val
 
 
@@ -175,8 +200,9 @@ def train_clef(cfg: ClefConfig, resume: bool = False, command: str | None = None
     for CLEF, of the model for a plain run, and export it."""
     run_dir, last_ckpt = start_run(cfg, resume)
     space = label_space_of(cfg)
+    records = read_clef_splits(cfg)  # data errors before the backbones are built
     network, spec = build_clef_network(cfg)
-    train, val = load_splits(cfg, network)
+    train, val = load_splits(cfg, network, records)
     card = _card(cfg, network, spec, command or _default_command())
     loss = None
     if cfg.model.debias:
