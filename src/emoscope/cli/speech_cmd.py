@@ -76,3 +76,29 @@ def _is_face_model(model: str | None) -> bool:
     if path.suffix == ".ckpt":
         return False
     return read_card(path).task == "face_expression"
+
+
+def evaluate_speech_cv_command(model: str | None, dataset: str, root: Path, folds: int,
+                               json_path: Path | None, split: str | None) -> None:
+    """``emoscope evaluate --dataset ravdess --cv 5``: the model's recipe retrained on every
+    actor fold; prints and writes mean and std of accuracy and UAR (8 and 7 classes)."""
+    from emoscope.errors import UserError
+    from emoscope.evaluation.speech_cv import cross_validate_model
+    from emoscope.utils.files import atomic_write_json
+
+    if dataset != "ravdess":
+        raise UserError(f"--cv is the RAVDESS actor protocol; got --dataset {dataset}")
+    if split not in (None, "all"):
+        raise UserError("--cv uses every clip of actors 01-20; leave out --split")
+    report = cross_validate_model(model, root, folds)
+    for fold in report["folds"]:
+        actors = "-".join(f"{a:02d}" for a in (fold["actors"][0], fold["actors"][-1]))
+        typer.echo(f"actors {actors}: accuracy {fold['accuracy']:.2%}, UAR {fold['uar']:.2%} "
+                   f"(C {fold['C']:g})")
+    typer.echo(f"{report['model']}, {folds}-fold actor CV ({report['clips']} clips): accuracy "
+               f"{report['accuracy_mean']:.2%} +- {report['accuracy_std']:.2%}, UAR "
+               f"{report['uar_mean']:.2%} +- {report['uar_std']:.2%}; 7 classes "
+               f"{report['accuracy_7class_mean']:.2%} / {report['uar_7class_mean']:.2%}")
+    if json_path is not None:
+        atomic_write_json(json_path, report)
+        typer.echo(f"report: {json_path}")

@@ -146,6 +146,9 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option(
             "--limit", min=0, help="--protocol pipeline: score N faces spread over the split "
             "(0: all).")] = 0,
+        cv: Annotated[int, typer.Option(
+            "--cv", min=0, help="RAVDESS: retrain the model's recipe on each of 5 actor folds "
+            "(01-04, ..., 17-20) and report mean and std (linear-head speech models).")] = 0,
     ) -> None:
         """Score a model on a dataset split (the metrics that dataset's field reports).
 
@@ -158,6 +161,11 @@ def register(app: typer.Typer) -> None:
 
         check_report_path(json_path)
         check_protocol(protocol, dataset)
+        if cv:
+            from emoscope.cli.speech_cmd import evaluate_speech_cv_command
+
+            evaluate_speech_cv_command(model, dataset, root, cv, json_path, split)
+            return
         if dataset in SPEECH_DATASETS:
             evaluate_speech_command(model, dataset, root, split, json_path, out, batch_size,
                                     device, parse_key_values(data, "--data"), max_per_emotion,

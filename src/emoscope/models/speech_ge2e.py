@@ -19,6 +19,7 @@ features (batch norm) and classifies linearly.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,17 @@ class SpeechGE2E(nn.Module):
     def __init__(self, num_classes: int, pretrained: PretrainedMode = "none",
                  dropout: float = 0.3, spec_augment: bool = True, n_mels: int = 64,
                  layers: int = 2, freq_width: int = 5, time_width: int = 30,
-                 front_end: dict[str, Any] | None = None, **_: object):
+                 front_end: dict[str, Any] | None = None,
+                 pool_layers: Sequence[int] | None = None, **_: object):
         super().__init__()
         if not 1 <= int(layers) <= 3:
             raise UserError(f"speech_ge2e: layers must be 1, 2 or 3 (the encoder has 3), "
                             f"got {layers}")
+        # the layers whose outputs are pooled (1-based; default: the last one run)
+        self.pool_layers = tuple(int(k) for k in (pool_layers or (int(layers),)))
+        if not all(1 <= k <= int(layers) for k in self.pool_layers):
+            raise UserError(f"speech_ge2e: pool_layers {list(self.pool_layers)} must be within "
+                            f"the {layers} layers run")
         front = AudioFrontEnd.from_dict(front_end or {"n_mels": n_mels})
         if front.n_mels != n_mels or front.sample_rate != ENCODER_FRONT_END.sample_rate:
             raise UserError(f"speech_ge2e: front end {front.to_dict()} does not match n_mels "
@@ -105,8 +112,9 @@ class SpeechGE2E(nn.Module):
             load_encoder_weights(self.backbone, path)
         # the pooled features vary little between clips (std about 0.03): standardise them, as
         # a linear probe does, or a linear head at the usual learning rate barely moves
-        self.head = nn.Sequential(nn.BatchNorm1d(2 * ENCODER_UNITS), nn.Dropout(dropout),
-                                  nn.Linear(2 * ENCODER_UNITS, num_classes))
+        width = 2 * ENCODER_UNITS * len(self.pool_layers)
+        self.head = nn.Sequential(nn.BatchNorm1d(width), nn.Dropout(dropout),
+                                  nn.Linear(width, num_classes))
 
     def encoder_input(self, spectrogram: torch.Tensor) -> torch.Tensor:
         """(N, T, 40) mel power at the encoder's level, SpecAugment-masked while training."""
@@ -120,10 +128,36 @@ class SpeechGE2E(nn.Module):
         return power.transpose(1, 2)
 
     def features(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        hidden, _ = self.backbone(self.encoder_input(spectrogram))
-        mean = hidden.mean(1)
-        std = (hidden.var(1, unbiased=False) + 1e-6).sqrt()
-        return torch.cat([mean, std], dim=1)
+        """Mean and std over time of each pooled layer's outputs, in layer order."""
+        if self.pool_layers == (self.backbone.num_layers,):
+            hidden, _ = self.backbone(self.encoder_input(spectrogram))
+            return _mean_std(hidden)
+        return torch.cat([_mean_std(h) for h in self._layer_outputs(spectrogram)], dim=1)
+
+    def _layer_outputs(self, spectrogram: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs of the pooled layers, one LSTM layer at a time (same weights)."""
+        x, outputs = self.encoder_input(spectrogram), []
+        for k in range(self.backbone.num_layers):
+            weights = [getattr(self.backbone, f"{n}_l{k}") for n in
+                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            x = _lstm_layer(x, *weights)
+            if k + 1 in self.pool_layers:
+                outputs.append(x)
+        return outputs
 
     def forward(self, spectrogram: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"logits": self.head(self.features(spectrogram))}
+
+
+def _mean_std(hidden: torch.Tensor) -> torch.Tensor:
+    std = (hidden.var(1, unbiased=False) + 1e-6).sqrt()
+    return torch.cat([hidden.mean(1), std], dim=1)
+
+
+def _lstm_layer(x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor,
+                b_hh: torch.Tensor) -> torch.Tensor:
+    """One layer of ``nn.LSTM`` (batch first, zero initial state) from its weights."""
+    hidden, *_ = torch.lstm(x, (x.new_zeros(1, x.shape[0], w_hh.shape[1]),
+                               x.new_zeros(1, x.shape[0], w_hh.shape[1])),
+                           (w_ih, w_hh, b_ih, b_hh), True, 1, 0.0, False, False, True)
+    return hidden
