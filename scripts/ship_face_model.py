@@ -5,6 +5,11 @@ that records the data, the recipe, the exact command and the scores measured her
         --data-root ../shared/data/fer2013
     python scripts/ship_face_model.py runs/ens/pair.json --name fer2013-lite0x2 --precision float16
     python scripts/ship_face_model.py RUN --name fer2013-lite0 --extra notes.json  # + hand notes
+    python scripts/ship_face_model.py runs/ferplus/ferplus-lite0 --name ferplus-lite0 \
+        --dataset ferplus
+
+Scores are measured on PublicTest twice: on the registered faces, and through the analysis
+pipeline (``evaluate --protocol pipeline``: faces set into frames, detected, aligned, cropped).
 
 The source is a training run's folder (model + config.yaml) or a model file such as an
 ``emoscope ensemble`` output, whose card already holds its recipe and command.
@@ -17,6 +22,7 @@ import json
 import platform
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +34,15 @@ from emoscope.evaluation.evaluate import evaluate_model
 from emoscope.models.checkpoint import ModelCard, load_model, read_card, save_model
 from emoscope.models.weight_storage import PRECISIONS, compress, expand
 from emoscope.models.zoo import WEIGHTS_DIR
+from emoscope.study.pipeline_protocol import evaluate_pipeline
+
+DATASET_NOTES = {
+    "fer2013": ("FER2013 Training split (28,709 images, Kaggle folder layout); model selected "
+                "on PublicTest (3,589 images). PrivateTest was never seen."),
+    "ferplus": ("FER+ vote distributions (8 classes with contempt; faces where unknown or "
+                "not-a-face win dropped) on the FER2013 Training faces; scored on FER+ majority "
+                "labels of PublicTest, which also selected the epoch. PrivateTest was never seen."),
+}
 
 
 def faces_per_second(model: torch.nn.Module, size: int, batch: int, seconds: float = 3.0) -> float:
@@ -59,6 +74,9 @@ def main() -> None:
     parser.add_argument("source", type=Path, help="a run folder or a model file (.json)")
     parser.add_argument("--name", default="fer2013-lite0")
     parser.add_argument("--data-root", default="../shared/data/fer2013")
+    parser.add_argument("--dataset", default="fer2013", choices=sorted(DATASET_NOTES),
+                        help="label set the model is scored on (FER+ reads ../ferplus beside "
+                             "the FER2013 root)")
     parser.add_argument("--precision", default="float32", choices=PRECISIONS,
                         help="how the weights are stored")
     parser.add_argument("--extra", type=Path,
@@ -70,17 +88,26 @@ def main() -> None:
     model, card = load_model(model_file)
     # score the weights as they will be stored, not as they were trained
     model.load_state_dict(expand(compress(model.state_dict(), args.precision), model_file))
-    plain = evaluate_model((model, card), "fer2013", args.data_root, "test")
-    flip = evaluate_model((model, card), "fer2013", args.data_root, "test", tta_flip=True)
+    plain = evaluate_model((model, card), args.dataset, args.data_root, "test")
+    flip = evaluate_model((model, card), args.dataset, args.data_root, "test", tta_flip=True)
     size = card.preprocessing.input_size[-1]
     card.name = args.name
-    card.data = ("FER2013 Training split (28,709 images, Kaggle folder layout); model selected "
-                 "on PublicTest (3,589 images). PrivateTest was never seen.")
+    card.data = DATASET_NOTES[args.dataset]
+    key = f"{args.dataset}_publictest"
     card.scores = {
-        "fer2013_publictest_accuracy": round(plain["accuracy"], 4),
-        "fer2013_publictest_accuracy_flip_tta": round(flip["accuracy"], 4),
-        "fer2013_publictest_macro_f1": round(plain["macro_f1"], 4),
+        f"{key}_accuracy": round(plain["accuracy"], 4),
+        f"{key}_accuracy_flip_tta": round(flip["accuracy"], 4),
+        f"{key}_macro_f1": round(plain["macro_f1"], 4),
     }
+    with tempfile.TemporaryDirectory() as staging:  # the pipeline protocol loads by path
+        staged = save_model(model, card, Path(staging) / args.name, precision=args.precision)
+        through = evaluate_pipeline(staged.with_suffix(".json"), args.dataset, args.data_root,
+                                    "test")
+    card.scores.update({
+        f"{key}_pipeline_accuracy": round(through["accuracy"], 4),
+        f"{key}_pipeline_detected": round(through["detected"], 4),
+        f"{key}_pipeline_accuracy_detected": round(through["accuracy_detected"], 4),
+    })
     if run:
         cfg = yaml.safe_load((run / "config.yaml").read_text())
         start = starting_card(cfg)
@@ -97,6 +124,8 @@ def main() -> None:
         # sharp camera crops look like the blurry upsampled faces the model was trained on.
         "native_resolution": 48,
         "per_class_recall": {k: round(v["recall"], 4) for k, v in plain["per_class"].items()},
+        "per_class_recall_pipeline": {k: round(v["recall"], 4)
+                                      for k, v in through["per_class"].items()},
         "speed_faces_per_s": {
             "batch_1": round(faces_per_second(model, size, 1), 1),
             "batch_64": round(faces_per_second(model, size, 64), 1),
