@@ -98,3 +98,33 @@ def test_prepare_saves_what_it_did_when_stopped(broken_root, monkeypatch):
     report = prepare_module.prepare_emotic(root, out=out)
     assert report.reused == 3 and len(report.unreadable) == 1
     assert report.computed == report.persons - 3 - len(bad_persons)
+
+
+def test_cached_features_keep_the_stand_in_persons_labels(broken_root, tmp_path,
+                                                          one_torch_thread):
+    """The frozen-backbone feature cache: a row computed from a stand-in person carries that
+    person's labels (computed and when read back), not the unreadable person's."""
+    import torch
+
+    from emoscope.config import merge_config
+    from emoscope.training.emotic_config import EmoticConfig
+    from emoscope.training.feature_cache import cached_features
+    from emoscope.training.train_emotic import build_emotic_network, load_emotic_splits
+
+    root, _, bad_persons, train_persons = broken_root
+    sets = [f"data.root={root}", "model.pretrained=none", "model.freeze_backbones=true"]
+    for stream in ("context", "body", "face"):
+        sets += [f"model.{stream}.backbone=tiny_cnn_test", f"model.{stream}.image_size=32"]
+    cfg = merge_config(EmoticConfig, None, sets)
+    network = build_emotic_network(cfg)
+    network.backbones.requires_grad_(False)
+    train, _ = load_emotic_splits(cfg, network)
+    stand_in = len(bad_persons)
+    for attempt in ("computed", "read back"):
+        cached = cached_features(network, train, tmp_path / "cache", 4)
+        for row in range(len(cached)):
+            served = stand_in if row < stand_in else row
+            item = cached[row]
+            assert int(item["index"]) == served, attempt
+            torch.testing.assert_close(
+                item["categories"], torch.from_numpy(train.persons[served].categories).float())

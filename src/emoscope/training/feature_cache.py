@@ -26,6 +26,8 @@ from emoscope.utils.files import atomic_path
 
 log = logging.getLogger(__name__)
 
+SERVED = "served"  # the person index behind each cached row
+
 
 def _weights_digest(module: torch.nn.Module) -> str:
     digest = hashlib.sha1()
@@ -90,16 +92,18 @@ def person_targets(dataset: EmoticDataset) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def compute_features(network: MultiStreamModel, dataset: EmoticDataset, streams: list[str],
                      batch_size: int = 64, num_workers: int = 0) -> dict[str, torch.Tensor]:
-    """(N, D) features per stream, backbones in eval mode, rows in dataset order."""
+    """(N, D) features per stream, backbones in eval mode, rows in dataset order; under
+    ``SERVED`` the person each row shows (another one where an image could not be read)."""
     was_training = network.training
     network.eval()
-    parts: dict[str, list[torch.Tensor]] = {s: [] for s in streams}
+    parts: dict[str, list[torch.Tensor]] = {s: [] for s in [*streams, SERVED]}
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     # fork_rng: iterating a DataLoader draws from the global RNG; a run that computes the
     # cache must train exactly like one that reads it (study trials are compared)
     try:
         with torch.random.fork_rng(devices=[]):
             for batch in loader:
+                parts[SERVED].append(batch["index"].long())
                 mask = network.stream_mask(batch)
                 for stream in streams:
                     column = network.streams.index(stream)
@@ -136,16 +140,25 @@ def cached_features(network: MultiStreamModel, dataset: EmoticDataset, cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
     paths = {s: cache_dir / f"{s}-{cache_key(network, s, dataset)}.safetensors"
              for s in network.streams}
-    features = {s: load_file(str(p))["features"] for s, p in paths.items() if p.is_file()}
+    stored = {s: load_file(str(p)) for s, p in paths.items() if p.is_file()}
+    features = {s: tensors["features"] for s, tensors in stored.items()}
+    served = next((t[SERVED] for t in stored.values() if SERVED in t), None)
     missing = [s for s in network.streams if s not in features]
     if missing:
         log.info("feature cache: computing %s for %d persons", ", ".join(missing), len(dataset))
         computed = compute_features(network, dataset, missing, batch_size, num_workers)
+        served = computed.pop(SERVED)
         for stream, values in computed.items():
             with atomic_path(paths[stream]) as tmp:
-                save_file({"features": values.contiguous()}, str(tmp),
+                save_file({"features": values.contiguous(), SERVED: served}, str(tmp),
                           metadata={"backbone": network.backbone_names[stream]})
             features[stream] = values
     else:
         log.info("feature cache: reusing %s", ", ".join(str(p) for p in paths.values()))
-    return CachedFeatures(features, person_targets(dataset))
+    targets = person_targets(dataset)
+    if served is not None and not torch.equal(served, targets["index"]):
+        # a row computed from a stand-in person (unreadable image) keeps that person's labels
+        log.warning("feature cache: %d person(s) with an unreadable image are stood in for",
+                    int((served != targets["index"]).sum()))
+        targets = {key: value[served] for key, value in targets.items()}
+    return CachedFeatures(features, targets)
