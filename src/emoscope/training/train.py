@@ -32,6 +32,7 @@ from emoscope.training.config import LossConfig, TrainConfig
 from emoscope.training.data_module import FaceDataModule, check_sampler, inverse_frequency
 from emoscope.training.freezing import freeze_early_stages
 from emoscope.training.history import merge_metrics, preserve_metrics, read_history
+from emoscope.training.init_weights import load_start_weights
 from emoscope.training.losses import build_loss
 from emoscope.training.module import ClassifierModule
 from emoscope.training.resume import RestoreRandomState
@@ -65,15 +66,17 @@ def limit_per_class(arrays: FaceArrays, limit: int, seed: int) -> FaceArrays:
     return arrays.subset(np.sort(np.asarray(keep, dtype=np.int64)))
 
 
-def build_network(cfg: TrainConfig, num_classes: int) -> tuple[nn.Module, dict[str, Any]]:
+def build_network(cfg: TrainConfig, num_classes: int,
+                  labels: tuple[str, ...] = ()) -> tuple[nn.Module, dict[str, Any]]:
     kwargs = {"backbone": cfg.model.backbone, "num_classes": num_classes,
               "dropout": cfg.model.dropout, **cfg.model.kwargs}
     network = MODELS.build(cfg.model.architecture, pretrained=cfg.model.pretrained, **kwargs)
     if cfg.model.backbone_weights:
         load_backbone_weights(network.backbone, cfg.model.backbone_weights)
     if cfg.model.init_from:
-        start, _ = load_model(cfg.model.init_from)
-        network.load_state_dict(start.state_dict())
+        start, start_card = load_model(cfg.model.init_from)
+        load_start_weights(network, start, start_card.label_space.labels,
+                           labels or start_card.label_space.labels, cfg.model.init_from)
     if cfg.model.freeze_stages >= 0:
         freeze_early_stages(network.backbone, cfg.model.freeze_stages)
     return network, kwargs
@@ -210,7 +213,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None,
     if cfg.data.limit_per_class > 0:
         train_set = limit_per_class(train_set, cfg.data.limit_per_class, cfg.trainer.seed)
     label_space = train_set.label_space
-    network, arch_kwargs = build_network(cfg, label_space.num_classes)
+    network, arch_kwargs = build_network(cfg, label_space.num_classes, label_space.labels)
     prep = backbone_preprocessing(network.backbone, cfg.data.image_size)
     transform = FaceBatchTransform(cfg.data.image_size, prep.mean, prep.std, cfg.augment)
     teacher, teacher_size = _load_teacher(cfg, prep)
