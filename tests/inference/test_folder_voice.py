@@ -72,3 +72,28 @@ def test_voice_table_survives_a_stopped_face_pass(tmp_path, speech_model, tiny_m
         run_analysis([clip], options)
     voice = read_table(tmp_path / "out" / "talk_voice.parquet")
     assert len(voice) >= 3 and voice["end_s"].iloc[-1] == pytest.approx(2.0, abs=0.1)
+
+
+def test_voice_table_grows_during_the_voice_pass(tmp_path, speech_model, tiny_model_path,
+                                                 monkeypatch, one_torch_thread):
+    """Windows are classified 4 x batch_size at a time; each pass's rows are on disk before
+    the next pass starts, so a run stopped in the voice pass keeps the passes done."""
+    from emoscope.inference.voice import VoiceAnalyzer
+
+    clip = write_av_clip(tmp_path / "talk.mp4", seconds=5.0, fps=6)
+    passes = []
+    original = VoiceAnalyzer._rows
+
+    def stopped_in_the_second_pass(self, windows, *args, **kwargs):
+        passes.append(len(windows))
+        if len(passes) == 2:
+            raise KeyboardInterrupt
+        return original(self, windows, *args, **kwargs)
+
+    monkeypatch.setattr(VoiceAnalyzer, "_rows", stopped_in_the_second_pass)
+    options = AnalyzeOptions(out=str(tmp_path / "out"), model=str(tiny_model_path),
+                             voice_model=str(speech_model), voice_hop=0.5, batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_analysis([clip], options)
+    voice = read_table(tmp_path / "out" / "talk_voice.csv")
+    assert passes[0] == 8 and voice["window"].tolist() == list(range(8))

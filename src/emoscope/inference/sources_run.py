@@ -1,7 +1,8 @@
 """One input of ``analyze`` (an image, a video or a folder of them) run end to end.
 
-A video's voice timeline is written before its faces are analysed, so a run stopped during the
-face pass keeps it; a folder's audio files and videos with sound share one voice table.
+A video's voice table is written as its windows are classified, before its faces are analysed,
+so a run stopped during either pass keeps what was done; a folder's audio files and videos with
+sound share one voice table.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from emoscope.inference.writers import (
 )
 
 if TYPE_CHECKING:
-    from emoscope.inference.analyze import AnalyzeOptions, InputReport, Progress
+    from emoscope.inference.options import AnalyzeOptions, InputReport, Progress
     from emoscope.inference.voice import VoiceStage
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class SourceRun:
         self._rows: list[dict[str, object]] = []
 
     def execute(self) -> InputReport:
-        from emoscope.inference.analyze import InputReport
+        from emoscope.inference.options import InputReport
 
         report = InputReport(str(self.media.path), ok=False)
         files = self.media.files if self.media.kind == "folder" else [self.media.path]
@@ -121,9 +122,8 @@ class SourceRun:
         if self.voice is None:
             log.warning("%s: audio file skipped (voice timelines are off)", path)
             return False
-        table = self.voice.analyzer.timeline(path)
+        table = self.voice.analyzer.timeline(path, on_rows=self._write_voice)
         report.voice_windows += len(table)
-        self._write_voice(table)
         return True
 
     def _voice_of_video(self, path: Path) -> None:
@@ -132,11 +132,10 @@ class SourceRun:
         if self.voice is None or self.out_dir is None or not has_audio_stream(path):
             return  # the Python API returns the face table only
         try:
-            table = self.voice.analyzer.timeline(path)
-        except MediaError as err:
+            table = self.voice.analyzer.timeline(path, on_rows=self._write_voice)
+        except MediaError as err:  # rows before the damage stay in the voice table
             log.warning("%s; face timeline only", err)
             return
-        self._write_voice(table)
         if self.media.kind == "video":
             self.voice_table = table
 

@@ -79,12 +79,15 @@ class VoiceAnalyzer:
         return sliding_windows(len(wave), self.front.sample_rate, self.window_s, self.hop_s)
 
     def timeline(self, path: str | Path, check: Callable[[], None] | None = None,
-                 max_seconds: float | None = None) -> pd.DataFrame:
+                 max_seconds: float | None = None,
+                 on_rows: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
         """Per-window probabilities of the audio of ``path`` (MediaError when unreadable).
 
         The audio streams through in pieces (memory does not grow with duration); ``check`` is
         called for every window (a deadline raises from it) and ``max_seconds`` analyses the
         first seconds only, setting ``table.attrs["cut_at_s"]`` when the audio was longer.
+        ``on_rows`` gets the rows of each pass as they are classified (a table written as it
+        grows keeps them if the run is stopped).
         """
         rate = self.front.sample_rate
         audio = _FirstSamples(iter_audio(path, rate), max_seconds, rate)
@@ -95,13 +98,19 @@ class VoiceAnalyzer:
                 check()
             pending.append(window)
             if len(pending) == self.batch_size * BATCHES_PER_PASS:
-                rows.extend(self._rows(pending, str(path), len(rows)))
+                self._emit(self._rows(pending, str(path), len(rows)), rows, on_rows)
                 pending = []
-        rows.extend(self._rows(pending, str(path), len(rows)))
+        self._emit(self._rows(pending, str(path), len(rows)), rows, on_rows)
         table = pd.DataFrame(rows, columns=voice_columns(self.labels))
         if audio.cut:
             table.attrs["cut_at_s"] = float(max_seconds)
         return table
+
+    def _emit(self, new: list[dict[str, object]], rows: list[dict[str, object]],
+              on_rows: Callable[[pd.DataFrame], None] | None) -> None:
+        rows.extend(new)
+        if on_rows is not None and new:
+            on_rows(pd.DataFrame(new, columns=voice_columns(self.labels)))
 
     def _rows(self, windows: list[AudioWindow], source: str,
               first: int) -> list[dict[str, object]]:
