@@ -123,3 +123,18 @@ def test_an_animated_gif_over_the_decode_budget_is_refused(tmp_path):
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
     with pytest.raises(MediaError, match=r"image too large to decode \(11000x5000 pixels"):
         probe_animated(path)
+
+
+def test_video_frames_over_the_decode_budget_are_refused(face_video, monkeypatch):
+    """A video codec may declare frames of up to 65535 x 65535 pixels (12 GB each)."""
+    from emoscope.data import video
+    from emoscope.data.video import VideoInfo, VideoReader
+
+    monkeypatch.setattr(video, "_probe_pyav", lambda path: VideoInfo(
+        9000, 6000, 25.0, 10, 0.4, "pyav"))
+    with pytest.raises(MediaError, match=r"video frames too large to decode \(9000x6000 "
+                                         r"pixels; at most 50 megapixels\)"):
+        VideoReader(face_video)
+    monkeypatch.setattr(video, "_probe_pyav", lambda path: VideoInfo(
+        7680, 4320, 25.0, 10, 0.4, "pyav"))  # 8K video is fine
+    assert VideoReader(face_video).info.width == 7680

@@ -149,3 +149,16 @@ def test_half_an_hour_of_opus_in_bounded_memory(voice, half_hour_opus, one_torch
     # every fourth second of the file is silent: those windows carry no label
     assert table.loc[~table["voiced"], "top_label"].isna().all()
     assert (~table["voiced"]).sum() >= 300
+
+
+@pytest.mark.parametrize("rate", [1, 999])
+def test_a_wav_declaring_a_tiny_sample_rate_is_refused(tmp_path, rate):
+    """At 1 Hz each stored sample is a second of sound: 50 MB of WAV would have been 289 days
+    of audio, resampled to 16 kHz."""
+    from emoscope.data.audio import iter_audio
+    from emoscope.errors import MediaError
+
+    path = tmp_path / "slow.wav"
+    sf.write(str(path), np.zeros(5000, np.float32), rate)
+    with pytest.raises(MediaError, match=rf"slow.wav: sample rate of {rate} Hz is not audio"):
+        next(iter_audio(path))

@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 SOUNDFILE_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"})
 AUDIO_SUFFIXES = SOUNDFILE_SUFFIXES | {".mp3", ".m4a", ".aac", ".opus", ".wma"}
 LOG_FLOOR = 1e-6  # added to mel power before the log: silence maps to log(1e-6) = -13.8
+SILENCE_DB = -50.0  # window RMS (dBFS) below which a window holds no voice worth reading
 BLOCK_SAMPLES = 65536  # samples per block when audio is streamed (4 s at 16 kHz)
+# Sample rates a file may declare: a WAV header saying 1 Hz would make each stored sample a
+# second of sound, and resampling it to 16 kHz sixteen thousand output samples.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768_000
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ def iter_audio(path: str | Path, sample_rate: int | None = 16000,
     decoded = _soundfile_blocks if path.suffix.lower() in SOUNDFILE_SUFFIXES else _pyav_blocks
     resampler, samples = None, 0
     for block, rate in decoded(path, block_samples):
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            raise MediaError(path, f"sample rate of {rate} Hz is not audio (expected "
+                                   f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)")
         if not np.isfinite(block).all():
             raise MediaError(path, "audio samples are not finite")
         samples += block.size

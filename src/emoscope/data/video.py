@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.data.animated import frames_animated, is_animated_image, probe_animated
-from emoscope.data.images import shrink_to_max_side
+from emoscope.data.images import MAX_DECODED_PIXELS, shrink_to_max_side
 from emoscope.errors import MediaError, UserError
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,10 @@ class VideoReader:
         if self.path.stat().st_size == 0:
             raise MediaError(self.path, "empty file")
         self.info = self._probe()
+        if self.info.width * self.info.height > MAX_DECODED_PIXELS:  # each frame decodes whole
+            raise MediaError(self.path, f"video frames too large to decode ({self.info.width}x"
+                                        f"{self.info.height} pixels; at most "
+                                        f"{MAX_DECODED_PIXELS // 1_000_000} megapixels)")
 
     def _probe(self) -> VideoInfo:
         if is_animated_image(self.path):
