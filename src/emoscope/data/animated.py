@@ -45,7 +45,7 @@ def _delay_s(frame: Image.Image) -> float:
 
 def probe_animated(path: Path):
     """Size, frame count, mean frame rate and duration, as a ``VideoInfo`` (backend "pil")."""
-    from emoscope.data.video import VideoInfo
+    from emoscope.data.video_info import VideoInfo
 
     try:
         with Image.open(path) as image:

@@ -18,6 +18,7 @@ import numpy as np
 
 from emoscope.data.animated import frames_animated, is_animated_image, probe_animated
 from emoscope.data.images import MAX_DECODED_PIXELS, shrink_to_max_side
+from emoscope.data.video_info import VideoInfo
 from emoscope.errors import MediaError, UserError
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,6 @@ class Frame:
     index: int
     time_s: float
     scale: float = 1.0
-
-
-@dataclass
-class VideoInfo:
-    width: int
-    height: int
-    fps: float | None
-    frame_count: int | None
-    duration_s: float | None
-    backend: str
 
 
 class FrameSampler:
