@@ -135,22 +135,7 @@ def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) ->
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
 
-    @app.get("/health", response_model=HealthResponse, responses={503: {
-        "model": HealthResponse, "description": "An analyser is wedged past its deadline"}})
-    async def health() -> JSONResponse:
-        """Liveness: the models and detector are loaded, the service answers and no analyser
-        is stuck (503 with status ``wedged`` otherwise)."""
-        busiest = engine.longest_lend_s()
-        wedged = busiest > WEDGED_AFTER_TIMEOUTS * settings.timeout_s
-        body = HealthResponse(status="wedged" if wedged else "ok", version=__version__,
-                              model=engine.card.name, detector=settings.detector,
-                              voice_model=engine.voice_model, workers=settings.workers,
-                              uptime_s=round(time.monotonic() - started, 3),
-                              busiest_s=round(busiest, 3))
-        if wedged:
-            log.warning("health: an analyser has been busy for %.1f s (time limit %g s)",
-                        busiest, settings.timeout_s)
-        return JSONResponse(body.model_dump(), status_code=503 if wedged else 200)
+    _add_health_route(app, settings, engine, started)
 
     @app.get("/models", response_model=list[ModelInfo])
     async def models() -> list[ModelInfo]:
@@ -178,6 +163,26 @@ def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) ->
 
     _add_analyze_route(app, settings, engine, store)
     return app
+
+
+def _add_health_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEngine,
+                      started: float) -> None:
+    @app.get("/health", response_model=HealthResponse, responses={503: {
+        "model": HealthResponse, "description": "An analyser is wedged past its deadline"}})
+    async def health() -> JSONResponse:
+        """Liveness: the models and detector are loaded, the service answers and no analyser
+        is stuck (503 with status ``wedged`` otherwise)."""
+        busiest = engine.longest_lend_s()
+        wedged = busiest > WEDGED_AFTER_TIMEOUTS * settings.timeout_s
+        body = HealthResponse(status="wedged" if wedged else "ok", version=__version__,
+                              model=engine.card.name, detector=settings.detector,
+                              voice_model=engine.voice_model, workers=settings.workers,
+                              uptime_s=round(time.monotonic() - started, 3),
+                              busiest_s=round(busiest, 3))
+        if wedged:
+            log.warning("health: an analyser has been busy for %.1f s (time limit %g s)",
+                        busiest, settings.timeout_s)
+        return JSONResponse(body.model_dump(), status_code=503 if wedged else 200)
 
 
 def _add_analyze_route(app: FastAPI, settings: ServeSettings, engine: AnalysisEngine,
