@@ -79,6 +79,9 @@ def test_shipped_models_load_on_onnx_runtime_by_default():
 
     for card in shipped_cards():
         loaded = load_for_inference(card.name, card.task)
+        if card.architecture == "speech_linear":  # features + linear head, run in numpy
+            assert loaded.runtime == "numpy", card.name
+            continue
         assert loaded.runtime == "onnx", card.name
         assert loaded.source.endswith(f"weights/{card.name}.onnx")
         graph = Path(loaded.source)

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
@@ -35,18 +33,24 @@ def card_frames(card: ModelCard) -> int:
     return int(card.preprocessing.input_size[-1])
 
 
-@torch.inference_mode()
-def predict_speech(model: nn.Module, spectrograms: Sequence[np.ndarray], batch_size: int = 64,
-                   device: str | torch.device = "cpu") -> np.ndarray:
-    """Softmax scores (N, model classes) of equally long log-mel spectrograms."""
-    model = model.to(device).eval()
-    outputs = []
-    for start in range(0, len(spectrograms), batch_size):
-        batch = torch.from_numpy(np.stack(spectrograms[start:start + batch_size])).to(device)
-        outputs.append(model(batch)["logits"].float().softmax(1).cpu())
-    if not outputs:
-        return np.zeros((0, 0), dtype=np.float32)
-    return torch.cat(outputs).numpy()
+def predict_speech(model: Any, spectrograms: Sequence[np.ndarray], batch_size: int = 64,
+                   device: str = "cpu",
+                   waves: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Softmax scores (N, model classes) of equally long log-mel spectrograms, on any runtime
+    (PyTorch, ONNX Runtime, or a numpy ``speech_linear`` model, which may also read the
+    waveforms ``waves`` the spectrograms came from)."""
+    from emoscope.models.loading import predict_softmax
+    from emoscope.models.speech_linear import LinearSpeechModel
+
+    if isinstance(model, LinearSpeechModel):
+        # one call per speaker group for speaker-normalised models (see evaluate_speech_arrays)
+        if model.speaker_norm:  # every clip of the group counts, as in training
+            return model.predict(spectrograms, waves, np.ones(len(spectrograms), dtype=bool))
+        parts = [model.predict(spectrograms[i:i + batch_size],
+                               None if waves is None else waves[i:i + batch_size])
+                 for i in range(0, len(spectrograms), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+    return predict_softmax(model, list(spectrograms), batch_size, str(device))
 
 
 def check_front_end(card: ModelCard, arrays: SpeechArrays) -> None:
@@ -59,16 +63,22 @@ def check_front_end(card: ModelCard, arrays: SpeechArrays) -> None:
                         f"prepared with {arrays.front_end.to_dict()}")
 
 
-def evaluate_speech_arrays(model: nn.Module, card: ModelCard, arrays: SpeechArrays,
-                           batch_size: int = 64,
-                           device: str | torch.device = "cpu") -> dict[str, Any]:
+def evaluate_speech_arrays(model: Any, card: ModelCard, arrays: SpeechArrays,
+                           batch_size: int = 64, device: str = "cpu",
+                           waves: Sequence[np.ndarray] | None = None) -> dict[str, Any]:
     """Accuracy and UAR (0-1), per-class scores, confusion matrix and per-clip predictions,
-    each clip scored on its centred crop of the model's input length."""
+    each clip scored on its centred crop of the model's input length (and its whole waveform,
+    in ``waves``, for models that read one)."""
     check_front_end(card, arrays)
-    frames = card_frames(card)
-    crops = arrays.centred_crops(frames)
+    if card.extra.get("crop_seconds", 3.0) == 0:  # a model read whole clips in training
+        crops = [arrays.clip(i) for i in range(len(arrays))]
+    else:
+        crops = arrays.centred_crops(card_frames(card))
     started = time.perf_counter()
-    probs = predict_speech(model, crops, batch_size, device)
+    if getattr(model, "speaker_norm", False) and arrays.speakers is not None:
+        probs = _per_speaker(model, crops, waves, arrays.speakers, batch_size, device)
+    else:
+        probs = predict_speech(model, crops, batch_size, device, waves)
     seconds = time.perf_counter() - started
     merged = probs @ merge_matrix(card.label_space.labels, arrays.label_space.labels)
     predictions = merged.argmax(1)
@@ -87,9 +97,22 @@ def evaluate_speech_arrays(model: nn.Module, card: ModelCard, arrays: SpeechArra
     return report
 
 
+def _per_speaker(model, crops, waves, speakers, batch_size, device) -> np.ndarray:
+    """Scores of a speaker-normalised model, each speaker's clips normalised together."""
+    probs = None
+    for speaker in np.unique(speakers):
+        rows = np.flatnonzero(speakers == speaker)
+        part = predict_speech(model, [crops[i] for i in rows], batch_size, device,
+                              None if waves is None else [waves[i] for i in rows])
+        if probs is None:
+            probs = np.zeros((len(crops), part.shape[1]), dtype=np.float32)
+        probs[rows] = part
+    return probs
+
+
 def evaluate_speech_model(model=None, dataset: str = "ravdess",
                           root: str | Path = "../shared/data/ravdess", split: str = "all",
-                          batch_size: int = 64, device: str | torch.device = "cpu",
+                          batch_size: int = 64, device: str = "cpu",
                           cache_dir: str | Path | None = None,
                           dataset_kwargs: dict[str, Any] | None = None,
                           runtime: str = "torch") -> dict[str, Any]:
@@ -108,7 +131,13 @@ def evaluate_speech_model(model=None, dataset: str = "ravdess",
     kwargs = dict(dataset_kwargs or {})
     arrays = DATASETS.build(dataset, root=root, split=split, cache_dir=cache_dir,
                             front_end=card.extra["audio"], **kwargs)
-    report = evaluate_speech_arrays(network, card, arrays, batch_size, device)
+    waves = None
+    if getattr(network, "needs_waves", False):  # eGeMAPS of each clip's whole waveform
+        from emoscope.data.audio import load_audio
+
+        rate = int(card.extra["audio"].get("sample_rate", 16000))
+        waves = [load_audio(Path(root) / source, rate)[0] for source in arrays.sources]
+    report = evaluate_speech_arrays(network, card, arrays, batch_size, device, waves)
     report.update(model_path=source, dataset=dataset, root=str(root), split=split,
                   speakers=sorted({int(s) for s in arrays.speakers})
                   if arrays.speakers is not None else [])

@@ -74,6 +74,9 @@ def load_for_inference(name_or_path: str | Path | None, task: str = "face_expres
 
     check_runtime(runtime)
     path = _model_path(name_or_path, task)
+    linear = _numpy_speech_model(path)
+    if linear is not None:  # numpy on every runtime: no graph, no torch
+        return linear
     if runtime != "torch":
         opened = open_graph(path, str(device), threads)
         if opened is not None:
@@ -84,6 +87,20 @@ def load_for_inference(name_or_path: str | Path | None, task: str = "face_expres
     if runtime == "torch":
         return _load_torch(path, device)
     return _export_in_memory(path, name_or_path, str(device), threads)
+
+
+def _numpy_speech_model(path: Path) -> LoadedModel | None:
+    """A ``speech_linear`` model file (GE2E features + linear head, run in numpy)."""
+    from emoscope.models.checkpoint import read_card
+    from emoscope.models.speech_linear import LINEAR_ARCHITECTURE, load_linear_speech_model
+
+    if path.suffix not in (".json", ".safetensors"):
+        return None
+    card = read_card(path)
+    if card.architecture != LINEAR_ARCHITECTURE:
+        return None
+    model = load_linear_speech_model(path.with_suffix(".safetensors"), card)
+    return LoadedModel(model, card, str(path), "numpy")
 
 
 def _load_torch(path: Path, device: str) -> LoadedModel:
@@ -114,10 +131,15 @@ def _export_in_memory(path: Path, name: str | Path | None, device: str,
 
 
 def predict_softmax(network: Any, inputs: list, batch_size: int = 64,
-                    device: str = "cpu") -> np.ndarray:
+                    device: str = "cpu", waves: list | None = None) -> np.ndarray:
     """Softmax scores (N, classes) of equally shaped model inputs (spectrograms, images), in
-    batches, on either runtime; float32 numpy out."""
+    batches, on either runtime; float32 numpy out. ``waves``: the waveforms of speech
+    spectrograms, for numpy speech models that read them (others ignore them)."""
     from emoscope.models.onnx_runtime import OnnxModel, softmax
+    from emoscope.models.speech_linear import LinearSpeechModel
+
+    if isinstance(network, LinearSpeechModel):
+        return network.predict(inputs, waves)
 
     if not len(inputs):
         return np.zeros((0, 0), dtype=np.float32)

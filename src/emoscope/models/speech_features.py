@@ -49,9 +49,14 @@ def ge2e_features(encoder, log_mel: np.ndarray, layers: Sequence[int],
 
 def egemaps_vector(wave: np.ndarray, rate: int) -> np.ndarray:
     """(88,) eGeMAPSv02 functionals of one waveform."""
+    import warnings
+
     from emoscope.data.audio import egemaps_functionals
 
-    return np.array(list(egemaps_functionals(wave, rate).values()), dtype=np.float64)
+    with warnings.catch_warnings():  # a window too short for a functional gives NaN there,
+        warnings.simplefilter("ignore", UserWarning)  # which the head reads as the mean
+        values = egemaps_functionals(wave, rate)
+    return np.array(list(values.values()), dtype=np.float64)
 
 
 def clip_feature_matrix(parts: Sequence[Callable[[int], np.ndarray]], count: int) -> np.ndarray:

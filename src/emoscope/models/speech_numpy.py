@@ -46,6 +46,7 @@ class NumpyGE2E:
         self.layers = int(layers)
         self.bands = band_mapping(front_end)
         self.params = []
+        self.weights: dict[str, np.ndarray] = {}  # as given, for writing the model back
         for k in range(self.layers):
             names = [f"{prefix}{n}_l{k}" for n in ("weight_ih", "weight_hh", "bias_ih",
                                                    "bias_hh")]
@@ -53,6 +54,7 @@ class NumpyGE2E:
             if missing:
                 raise UserError(f"GE2E weights lack {', '.join(missing)}")
             w_ih, w_hh, b_ih, b_hh = (np.asarray(weights[n], dtype=np.float32) for n in names)
+            self.weights.update({f"backbone.{n[len(prefix):]}": weights[n] for n in names})
             self.params.append((np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T),
                                 b_ih + b_hh))
 

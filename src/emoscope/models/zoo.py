@@ -16,7 +16,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 # The default model per task; evaluation and analysis fall back to these.
 DEFAULT_FOR_TASK = {"face_expression": "fer2013-lite0",
-                    "speech_emotion": "ravdess-speech-lite0ge2e"}
+                    "speech_emotion": "ravdess-speech-ge2e-egemaps"}
 
 
 def shipped_cards() -> list[ModelCard]:

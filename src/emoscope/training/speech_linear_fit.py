@@ -1,9 +1,8 @@
-"""Fit a cross-validated GE2E linear-head recipe on all RAVDESS actors 01-20 and write it as an
-ordinary ``speech_ge2e`` model file (safetensors + card), so every entry point (ONNX Runtime
-graph, PyTorch, ensembles) runs it unchanged.
+"""Fit a cross-validated linear-head recipe (GE2E [+ eGeMAPS] features) on all RAVDESS actors
+01-20 and write it as a ``speech_linear`` model file (safetensors + card) that runs in numpy.
 
     python -m emoscope.training.speech_linear_fit --root ../shared/data/ravdess \
-        --features ge2e_l2 --crop 3 --name NAME --out DIR
+        --features ge2e_l2+egemaps --crop 3 --name NAME --out DIR
 
 ``C`` is chosen by the protocol's 5 actor folds over actors 01-20 (highest mean UAR, the
 smaller on a tie); the card records the recipe (``extra.cv_recipe``) so that ``emoscope
@@ -28,38 +27,16 @@ from emoscope.models.speech_linear import LinearHead, LinearRecipe
 log = logging.getLogger(__name__)
 
 
-def stored_encoder_weights(layers: int = 2) -> dict[str, np.ndarray]:
-    """Resemblyzer's LSTM layers as the shipped file stores them (float16), back in float32,
-    so training features are exactly those inference computes."""
-    from emoscope.models.speech_numpy import resemblyzer_numpy_weights
+def pool_layers_of(recipe: LinearRecipe) -> tuple[tuple[int, ...], bool]:
+    """(GE2E layers pooled, whether eGeMAPS is read) of a recipe that ships as a file."""
+    from emoscope.models.speech_features import GE2E_LAYERS, feature_parts
 
-    return {k: v.astype(np.float16).astype(np.float32)
-            for k, v in resemblyzer_numpy_weights(layers).items()}
-
-
-def pool_layers_of(recipe: LinearRecipe) -> tuple[int, ...]:
-    from emoscope.models.speech_features import GE2E_LAYERS
-
-    if recipe.features not in GE2E_LAYERS or recipe.speaker_norm:
-        raise UserError(f"only GE2E features with global normalisation ship as a model file "
-                        f"(got {recipe.features}, speaker_norm {recipe.speaker_norm})")
-    return GE2E_LAYERS[recipe.features]
-
-
-def build_network(weights: dict[str, np.ndarray], head: LinearHead, pool: tuple[int, ...]):
-    """A ``speech_ge2e`` network holding the encoder weights and the fitted head."""
-    import torch
-
-    from emoscope.models.speech_ge2e import SpeechGE2E
-    from emoscope.training.speech_probe import install_head
-
-    network = SpeechGE2E(num_classes=head.num_classes, layers=max(pool), pool_layers=pool,
-                         spec_augment=False)
-    with torch.no_grad():
-        for name, value in weights.items():
-            network.get_parameter(name).copy_(torch.from_numpy(value))
-    install_head(network, head.mean, head.scale ** 2, head.coef, head.intercept)
-    return network.eval()
+    parts = feature_parts(recipe.features)
+    ge2e = [p for p in parts if p in GE2E_LAYERS]
+    if len(ge2e) != 1:
+        raise UserError(f"only GE2E [+ eGeMAPS] features ship as a model file (got "
+                        f"{recipe.features})")
+    return GE2E_LAYERS[ge2e[0]], "egemaps" in parts
 
 
 def fit_final(root: str | Path, recipe: LinearRecipe, name: str, out: Path,
@@ -68,79 +45,103 @@ def fit_final(root: str | Path, recipe: LinearRecipe, name: str, out: Path,
     from threadpoolctl import threadpool_limits
 
     from emoscope.data.audio import AudioFrontEnd
-    from emoscope.evaluation.speech_cv import CV_FOLDS, inner_choose_c, ravdess_clip_features
-    from emoscope.models.speech_linear import fit_linear_head
-    from emoscope.models.speech_numpy import NumpyGE2E
+    from emoscope.evaluation.speech_cv import (
+        CV_FOLDS,
+        default_encoder,
+        inner_choose_c,
+        ravdess_clip_features,
+    )
+    from emoscope.models.speech_linear import (
+        LinearSpeechModel,
+        fit_linear_head,
+        speaker_standardise,
+    )
 
-    pool = pool_layers_of(recipe)
-    weights = stored_encoder_weights(max(pool))
-    encoder = NumpyGE2E(weights, AudioFrontEnd(), layers=max(pool))
-    data = ravdess_clip_features(root, recipe.features, recipe.crop_seconds, encoder,
-                                 encoder_tag="resemblyzer-float16")
+    pool, egemaps = pool_layers_of(recipe)
+    encoder = default_encoder(AudioFrontEnd())  # Resemblyzer's layers 1-2, float32
+    data = ravdess_clip_features(root, recipe.features, recipe.crop_seconds, encoder)
+    if recipe.speaker_norm:
+        data.features = speaker_standardise(data.features, data.speakers)
     with threadpool_limits(limits=1):
         c, scores = inner_choose_c(data.features, data.labels, data.speakers, recipe,
                                    folds=CV_FOLDS)
         head = fit_linear_head(data.features, data.labels, c)
-    network = build_network(weights, head, pool)
-    check_against_numpy(network, head, root, data, recipe)
-    card = final_card(name, recipe, network, c, scores, data, cv_report)
-    from emoscope.models.checkpoint import save_model
+    model = LinearSpeechModel(encoder, pool, egemaps, head, speaker_norm=recipe.speaker_norm)
+    card = final_card(name, recipe, model, c, scores, data, cv_report)
+    path = save_linear_model(model, card, out / name)
+    check_saved_model(path, card, head, root, data, recipe)
+    return path
 
-    return save_model(network, card, out / name, precision="float16")
+
+def save_linear_model(model, card, stem: Path) -> Path:
+    """``<stem>.safetensors`` (numpy) and ``<stem>.json``, written atomically."""
+    from safetensors.numpy import save_file
+
+    from emoscope.models.checkpoint import CARD_FORMAT
+    from emoscope.utils.files import atomic_path, atomic_write_text
+
+    weights = stem.with_suffix(".safetensors")
+    with atomic_path(weights) as tmp:
+        save_file(model.state(), str(tmp), metadata={"format": CARD_FORMAT, "name": card.name})
+    atomic_write_text(stem.with_suffix(".json"), json.dumps(card.to_dict(), indent=2) + "\n")
+    return weights
 
 
-def check_against_numpy(network, head: LinearHead, root, data, recipe: LinearRecipe,
-                        count: int = 8) -> None:
-    """The torch network gives the numpy head's probabilities on the first clips."""
-    import torch
-
-    from emoscope.data.audio import AudioFrontEnd, fit_frames
+def check_saved_model(path: Path, card, head: LinearHead, root, data,
+                      recipe: LinearRecipe) -> None:
+    """The reloaded file gives the fitted head's probabilities on the first actor's clips."""
+    from emoscope.data.audio import AudioFrontEnd, fit_frames, load_audio
     from emoscope.data.ravdess import load_ravdess
+    from emoscope.models.speech_linear import load_linear_speech_model
 
     front = AudioFrontEnd()
+    model = load_linear_speech_model(path, card)
     arrays = load_ravdess(root, "all", cache_dir=".cache/datasets", front_end=front.to_dict())
     frames = front.frames(recipe.crop_seconds) if recipe.crop_seconds > 0 else 0
-    gap = 0.0
-    for i in range(count):
-        spec = fit_frames(arrays.clip(i), frames) if frames else arrays.clip(i)
-        with torch.inference_mode():
-            logits = network(torch.from_numpy(np.ascontiguousarray(spec[None])))["logits"]
-        expected = head.predict_proba(data.features[i:i + 1])[0]
-        gap = max(gap, float(np.abs(logits.softmax(1).numpy()[0] - expected).max()))
+    rows = np.flatnonzero(data.speakers == data.speakers[0])  # one speaker's clips
+    specs = [fit_frames(arrays.clip(i), frames) if frames else arrays.clip(i) for i in rows]
+    waves = [load_audio(Path(root) / arrays.sources[i], front.sample_rate)[0] for i in rows]
+    got = model.predict(specs, waves, np.ones(len(specs), dtype=bool))
+    gap = float(np.abs(got - head.predict_proba(data.features[rows])).max())
     if gap > 1e-3:
-        raise RuntimeError(f"the network and the numpy head differ by {gap:.3g}")
-    log.info("network and numpy head agree within %.2g", gap)
+        raise RuntimeError(f"the saved model and the fitted head differ by {gap:.3g}")
+    log.info("saved model reproduces the fitted head within %.2g", gap)
 
 
-def final_card(name: str, recipe: LinearRecipe, network, c: float, scores: dict,
-               data, cv_report: dict | None):
+def final_card(name: str, recipe: LinearRecipe, model, c: float, scores: dict, data,
+               cv_report: dict | None):
     from emoscope.data.audio import AudioFrontEnd
     from emoscope.labels import RAVDESS_LABELS
     from emoscope.models.checkpoint import ModelCard
     from emoscope.models.preprocessing import Preprocessing
+    from emoscope.models.speech_linear import LINEAR_ARCHITECTURE
 
     front = AudioFrontEnd()
     frames = front.frames(recipe.crop_seconds or 3.0)
     extra = {"audio": front.to_dict(), "crop_seconds": recipe.crop_seconds,
-             "input": "log-mel (n_mels, frames), natural log of mel power + 1e-6",
+             "input": "log-mel (n_mels, frames), natural log of mel power + 1e-6; and the "
+                      "waveform when eGeMAPS is read",
              "speakers": {"train": sorted(set(map(int, data.speakers))), "val": []},
              "cv_recipe": {**asdict(recipe), "cs": list(recipe.cs)},
              "final_fit": {"C": c, "protocol_fold_uar": scores,
                            "c_choice": "5 protocol folds of actors 01-20, highest mean UAR"}}
+    cv_scores = {}
     if cv_report is not None:
         extra["cv"] = cv_report
-    kwargs = {"num_classes": network.head[-1].out_features, "n_mels": front.n_mels,
-              "layers": network.backbone.num_layers, "pool_layers": list(network.pool_layers),
-              "spec_augment": False, "front_end": front.to_dict()}
+        cv_scores = {f"ravdess_cv5_{k}": round(float(v), 4) for k, v in cv_report.items()
+                     if k.endswith(("_mean", "_std"))}
+    kwargs = {"num_classes": model.head.num_classes, "features": recipe.features,
+              "layers": max(model.pool_layers), "pool_layers": list(model.pool_layers),
+              "egemaps": model.use_egemaps, "speaker_norm": model.speaker_norm}
     return ModelCard(
-        name=name, architecture="speech_ge2e", architecture_kwargs=kwargs,
+        name=name, architecture=LINEAR_ARCHITECTURE, architecture_kwargs=kwargs,
         label_space=RAVDESS_LABELS, task="speech_emotion",
         preprocessing=Preprocessing((1, front.n_mels, frames), (0.0,), (1.0,)),
         data=f"RAVDESS speech, actors 01-20, every clip ({len(data.labels)})",
         recipe=json.dumps({**asdict(recipe), "cs": list(recipe.cs), "C": c}, sort_keys=True),
         command=shlex.join(["python", "-m", "emoscope.training.speech_linear_fit",
                             *sys.argv[1:]]),
-        extra=extra)
+        scores=cv_scores, extra=extra)
 
 
 def main() -> None:
@@ -150,11 +151,14 @@ def main() -> None:
     parser.add_argument("--crop", type=float, default=3.0)
     parser.add_argument("--name", required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--speaker-norm", action="store_true",
+                        help="z-score features per speaker (in analyze: per file)")
     parser.add_argument("--cv-report", type=Path, help="a --cv JSON report to copy into the "
                         "card")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    recipe = LinearRecipe(features=args.features, crop_seconds=args.crop)
+    recipe = LinearRecipe(features=args.features, crop_seconds=args.crop,
+                          speaker_norm=args.speaker_norm)
     report = json.loads(args.cv_report.read_text()) if args.cv_report else None
     args.out.mkdir(parents=True, exist_ok=True)
     print(fit_final(args.root, recipe, args.name, args.out, report))
