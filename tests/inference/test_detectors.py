@@ -119,7 +119,7 @@ def test_mtcnn_finds_the_astronaut(astronaut_rgb):
 
 def test_detector_settings_are_checked_by_name():
     with pytest.raises(UserError, match="max_side, min_face, model, threshold, "
-                       "tile_when_empty, tiles"):
+                       "tile_threshold, tile_when_empty, tiles"):
         build_detector("mediapipe", colour=1)
     with build_detector("opencv", scale_factor=1.2, min_neighbors=3) as detector:
         assert detector.scale_factor == 1.2
@@ -128,8 +128,11 @@ def test_detector_settings_are_checked_by_name():
 def test_tiles_find_small_faces_in_large_images(astronaut_rgb):
     canvas = np.full((2048, 2048, 3), 128, np.uint8)
     canvas[900:1412, 1200:1712] = astronaut_rgb  # face ~100 px in a 2048 px image
-    with build_detector("mediapipe") as detector:
+    with build_detector("mediapipe", tiles=1) as detector:
         assert detector.detect(canvas) == []  # BlazeFace sees the frame at 192 px
+    with build_detector("mediapipe") as detector:  # nothing in the whole frame: 2x2 tiles
+        (box,) = detector.detect(canvas)
+    assert 1200 <= box.center[0] <= 1712 and 900 <= box.center[1] <= 1412
     # tiles show the detector more background: a stricter threshold keeps false positives out
     with build_detector("mediapipe", tiles=3, threshold=0.6) as detector:
         (box,) = detector.detect(canvas)
@@ -165,3 +168,19 @@ def test_tile_when_empty_tiles_only_frames_without_faces(astronaut_rgb):
     with build_detector("mediapipe", tiles=3, threshold=0.6, tile_when_empty=True) as mediapipe:
         (box,) = mediapipe.detect(canvas)
     assert 1200 <= box.center[0] <= 1712
+
+
+class _TileOnlyDetector(FaceDetector):
+    """A 0.6-confidence face that only the tiles (narrower than 300 px) show."""
+
+    def _detect(self, rgb: np.ndarray, min_face: float) -> list[FaceBox]:
+        return [FaceBox(10, 10, 60, 60, 0.6)] if rgb.shape[1] < 300 else []
+
+
+def test_tile_threshold_holds_tile_boxes_to_a_higher_confidence():
+    frame = np.zeros((240, 320, 3), np.uint8)
+    assert len(_TileOnlyDetector(tiles=2).detect(frame)) == 4  # one per tile
+    assert _TileOnlyDetector(tiles=2, tile_threshold=0.7).detect(frame) == []
+    assert len(_TileOnlyDetector(tiles=2, tile_threshold=0.55).detect(frame)) == 4
+    with pytest.raises(UserError, match="tile threshold must be in"):
+        _TileOnlyDetector(tile_threshold=1.5)

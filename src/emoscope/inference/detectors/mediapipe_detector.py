@@ -46,12 +46,19 @@ class MediaPipeDetector(FaceDetector):
     ``auto`` runs both (about 2 ms each at 640x360) and merges their boxes: the short-range
     model finds close-ups the full-range one misses, and the full-range one finds the small
     faces in group photos.
+
+    A frame in which the whole-frame pass finds no face is searched again on 2x2 overlapping
+    tiles, keeping tile boxes of confidence 0.7 or more: BlazeFace misses some faces that fill
+    a third of the frame and finds them once they fill more of its input, and 0.7 keeps the
+    tiles' false faces out (docs/research/face-detection.md). ``tiles=1`` turns this off.
     """
 
     name = "mediapipe"
 
-    def __init__(self, model: RangeChoice = "auto", **options: object):
-        super().__init__(**options)
+    def __init__(self, model: RangeChoice = "auto", tiles: int = 2, tile_when_empty: bool = True,
+                 tile_threshold: float | None = 0.7, **options: object):
+        super().__init__(tiles=tiles, tile_when_empty=tile_when_empty,
+                         tile_threshold=tile_threshold, **options)
         if model not in ("short", "full", "auto"):
             raise UserError(f"mediapipe model must be short, full or auto, got '{model}'")
         try:
