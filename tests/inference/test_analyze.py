@@ -140,8 +140,10 @@ def test_import_stays_light_and_analyze_is_lazy():
     import subprocess
     import sys
 
-    code = ("import sys, emoscope; assert 'torch' not in sys.modules; "
-            "assert callable(emoscope.analyze); assert 'torch' in sys.modules")
+    code = ("import sys, emoscope; assert 'emoscope.inference.analyze' not in sys.modules; "
+            "assert callable(emoscope.analyze); "
+            "assert 'emoscope.inference.analyze' in sys.modules; "
+            "assert not {'torch', 'timm', 'lightning'} & set(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 

@@ -129,7 +129,8 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 256,
         device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
         runtime: Annotated[str, typer.Option(
-            "--runtime", help="torch or onnx (ONNX Runtime).")] = "torch",
+            "--runtime", help="auto (ONNX Runtime for shipped models and without torch, else "
+            "PyTorch), torch or onnx.")] = "auto",
         data: Annotated[list[str] | None, typer.Option(
             "--data", help="Dataset argument key=value, e.g. --data image_size=64 "
             "(repeatable).")] = None,
@@ -176,7 +177,7 @@ def register(app: typer.Typer) -> None:
             evaluate_pipeline_command(model, dataset, root, split, json_path, out, batch_size,
                                       device, runtime, parse_key_values(data, "--data"), limit)
             return
-        if runtime != "torch" and dataset in ("caer_s", "emotic_clef", "affwild2", "emotic"):
+        if runtime == "onnx" and dataset in ("caer_s", "emotic_clef", "affwild2", "emotic"):
             raise UserError(f"--runtime {runtime} is available for face-expression and speech "
                             f"datasets; evaluate {dataset} models with --runtime torch")
         if dataset in ("caer_s", "emotic_clef"):  # CAER-S models, CLEF (any dataset)

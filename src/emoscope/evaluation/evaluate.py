@@ -6,25 +6,25 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.faces import FaceArrays
 from emoscope.errors import UserError
 from emoscope.evaluation.calibration import dataset_ece
 from emoscope.evaluation.metrics import classification_report
 from emoscope.labels import canonical_label
 from emoscope.models.checkpoint import ModelCard
-from emoscope.models.ensemble import with_mirror_image
 from emoscope.utils.files import atomic_write_json
+
+if TYPE_CHECKING:  # torch is imported where a PyTorch model runs: shipped models evaluate on
+    import torch  # ONNX Runtime without it
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
-ModelArg = str | Path | tuple[nn.Module, ModelCard] | None
+ModelArg = str | Path | tuple[Any, ModelCard] | None
 
 
 def label_columns(model_labels: Sequence[str], dataset_labels: Sequence[str]) -> np.ndarray:
@@ -37,18 +37,45 @@ def label_columns(model_labels: Sequence[str], dataset_labels: Sequence[str]) ->
     return np.array([columns[canonical_label(name)] for name in dataset_labels], dtype=np.int64)
 
 
-def _to_model_channels(batch: np.ndarray, grayscale: bool) -> torch.Tensor:
+def model_channels(batch: np.ndarray, grayscale: bool) -> np.ndarray:
     """uint8 (N, H, W) or (N, H, W, 3) -> uint8 (N, C, H, W); RGB becomes grey for grey models."""
     if batch.ndim == 4 and grayscale:
         weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL "L"
         batch = np.clip(np.rint(batch.astype(np.float32) @ weights), 0, 255).astype(np.uint8)
-    tensor = torch.from_numpy(np.ascontiguousarray(batch))
-    return tensor.unsqueeze(1) if tensor.dim() == 3 else tensor.permute(0, 3, 1, 2)
+    batch = np.ascontiguousarray(batch)
+    return batch[:, None] if batch.ndim == 3 else batch.transpose(0, 3, 1, 2)
+
+
+def _to_model_channels(batch: np.ndarray, grayscale: bool) -> torch.Tensor:
+    """``model_channels`` as a torch tensor."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(model_channels(batch, grayscale)))
+
+
+def model_input_arrays(card: ModelCard, images: np.ndarray,
+                       batch_size: int = 256) -> Iterator[np.ndarray]:
+    """``model_input_batches`` in numpy (float32, NCHW): the same values, without torch."""
+    from emoscope.data.resize import resize_bilinear
+
+    channels, height, _ = card.preprocessing.input_size
+    shape = (1, -1, 1, 1)
+    mean = np.asarray(card.preprocessing.mean, np.float32).reshape(shape)
+    std = np.asarray(card.preprocessing.std, np.float32).reshape(shape)
+    for start in range(0, len(images), batch_size):
+        x = model_channels(images[start:start + batch_size], card.grayscale)
+        x = x.astype(np.float32) / np.float32(255.0)
+        if x.shape[1] == 1:
+            x = np.repeat(x, 3, axis=1)
+        x = (resize_bilinear(x, height, height) - mean) / std
+        yield np.ascontiguousarray(x[:, :channels])
 
 
 def model_input_batches(card: ModelCard, images: np.ndarray, batch_size: int = 256,
                         device: str | torch.device = "cpu") -> Iterator[torch.Tensor]:
     """Decoded uint8 faces as the normalised float batches the card's model takes."""
+    from emoscope.data.augment import FaceBatchTransform
+
     channels, height, _ = card.preprocessing.input_size
     transform = FaceBatchTransform(height, card.preprocessing.mean, card.preprocessing.std)
     for start in range(0, len(images), batch_size):
@@ -56,9 +83,8 @@ def model_input_batches(card: ModelCard, images: np.ndarray, batch_size: int = 2
         yield transform(batch, train=False)[:, :channels]
 
 
-@torch.inference_mode()
 def predict_probabilities(
-    model: nn.Module,
+    model: Any,
     card: ModelCard,
     images: np.ndarray,
     batch_size: int = 256,
@@ -66,16 +92,37 @@ def predict_probabilities(
     tta_flip: bool = False,
 ) -> np.ndarray:
     """Softmax scores (N, model classes); with ``tta_flip`` the mean over the image and its
-    mirror image."""
+    mirror image. ``model``: a PyTorch module or an ``OnnxModel`` (no torch needed)."""
+    from emoscope.models.onnx_runtime import OnnxModel, softmax
+
+    if isinstance(model, OnnxModel):
+        outputs = []
+        for inputs in model_input_arrays(card, images, batch_size):
+            probs = softmax(model.run(inputs)["logits"])
+            if tta_flip:
+                mirrored = np.ascontiguousarray(inputs[..., ::-1])
+                probs = (probs + softmax(model.run(mirrored)["logits"])) / 2
+            outputs.append(probs)
+        return np.concatenate(outputs)
+    return _predict_torch(model, card, images, batch_size, device, tta_flip)
+
+
+def _predict_torch(model: nn.Module, card: ModelCard, images: np.ndarray, batch_size: int,
+                   device: str | torch.device, tta_flip: bool) -> np.ndarray:
+    import torch
+
+    from emoscope.models.ensemble import with_mirror_image
+
     model = model.to(device).eval()
     if device == "cpu" or str(device).startswith("cpu"):
         model = model.to(memory_format=torch.channels_last)
     outputs = []
-    for inputs in model_input_batches(card, images, batch_size, device):
-        probs = model(inputs)["logits"].float().softmax(1)
-        if tta_flip:
-            probs = with_mirror_image(probs, lambda x: model(x)["logits"], inputs)
-        outputs.append(probs.cpu())
+    with torch.inference_mode():
+        for inputs in model_input_batches(card, images, batch_size, device):
+            probs = model(inputs)["logits"].float().softmax(1)
+            if tta_flip:
+                probs = with_mirror_image(probs, lambda x: model(x)["logits"], inputs)
+            outputs.append(probs.cpu())
     return torch.cat(outputs).numpy()
 
 
@@ -160,7 +207,7 @@ def evaluate_model(
     cache_dir: str | Path | None = None,
     dataset_kwargs: dict[str, Any] | None = None,
     task: str = "face_expression",
-    runtime: str = "torch",
+    runtime: str = "auto",
 ) -> dict[str, Any]:
     """Accuracy (0-1), macro-F1, per-class scores and the confusion matrix of a model on one
     split of a registered dataset; preprocessing comes from the model card only."""
@@ -178,8 +225,10 @@ def evaluate_model(
                         "single-label classification")
     log.info("evaluating %s on %s %s (%d faces)", card.name, dataset, split, len(arrays))
     report = evaluate_arrays(network, card, arrays, batch_size, device, tta_flip)
+    from emoscope.models.onnx_runtime import OnnxModel
+
     report.update(model_path=source, dataset=dataset, root=str(root), split=split,
-                  runtime=runtime)
+                  runtime="onnx" if isinstance(network, OnnxModel) else "torch")
     return report
 
 

@@ -6,7 +6,26 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, classes) counts, rows = true class, columns = predicted class."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def _precision_recall_f1(matrix: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per class, as scikit-learn's ``precision_recall_fscore_support(zero_division=0)``."""
+    tp = np.diag(matrix).astype(np.float64)
+    support = matrix.sum(1)
+    predicted = matrix.sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        denominator = 2 * tp + (predicted - tp) + (support - tp)
+        f1 = np.where(denominator > 0, 2 * tp / denominator, 0.0)
+    return precision, recall, f1, support
 
 
 def classification_report(
@@ -30,12 +49,13 @@ def classification_report(
     classes = np.arange(len(labels))
     if len(y_true) == 0:
         raise ValueError("no samples to score")
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=classes, average=None, zero_division=0
-    )
+    inside = (y_true >= 0) & (y_true < len(classes)) & (y_pred >= 0) & (y_pred < len(classes))
+    if not inside.all():
+        raise ValueError(f"class indices must lie in 0..{len(classes) - 1}")
+    matrix = confusion_matrix(y_true, y_pred, len(classes))
+    precision, recall, f1, support = _precision_recall_f1(matrix)
     present = support > 0
     seen = present | np.isin(classes, y_pred)
-    matrix = confusion_matrix(y_true, y_pred, labels=classes)
     per_class = {
         name: {
             "precision": float(precision[i]),

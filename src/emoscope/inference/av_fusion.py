@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from emoscope.data.audio import SILENCE_DB
 from emoscope.errors import UserError
-from emoscope.inference.voice import SILENCE_DB
 from emoscope.labels import label_map
 
 if TYPE_CHECKING:
-    from emoscope.inference.analyze import AnalyzeOptions
+    from emoscope.inference.options import AnalyzeOptions
 
 log = logging.getLogger(__name__)
 

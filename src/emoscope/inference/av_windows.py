@@ -15,7 +15,7 @@ from emoscope.data.audio import AudioFrontEnd, fit_frames, load_audio, log_mel
 from emoscope.errors import UserError
 
 if TYPE_CHECKING:
-    from emoscope.inference.analyze import AnalyzeOptions
+    from emoscope.inference.options import AnalyzeOptions
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import pandas as pd
 from emoscope.data.images import array_to_rgb, shrink_to_max_side
 from emoscope.data.video import MAX_FRAME_SIDE, Frame
 from emoscope.errors import UserError
-from emoscope.inference.analyze import AnalyzeOptions, build_analyzer
-from emoscope.inference.pipeline import result_rows
+from emoscope.inference.options import AnalyzeOptions
+from emoscope.inference.pipeline import build_analyzer, result_rows
 from emoscope.inference.writers import conform, rows_to_frame
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from emoscope.inference.face_mesh import POSE_COLUMNS, FaceGeometry
 from emoscope.inference.predictor import FacePredictor
 from emoscope.inference.smoothing import SmoothMethod, TrackSmoother
 from emoscope.inference.tracker import FaceTracker
+
+if TYPE_CHECKING:
+    from emoscope.inference.options import AnalyzeOptions
 
 
 @dataclass
@@ -194,3 +198,23 @@ def result_rows(result: FrameResult, source: str, labels: list[str]) -> list[dic
             row.update({f"lm_y_{k}": round(float(y), 1) for k, y in enumerate(marks[:, 1])})
         rows.append(row)
     return rows
+
+
+def build_analyzer(options: AnalyzeOptions) -> FrameAnalyzer:
+    """The detector, model and tracker ``options`` ask for, as one ``FrameAnalyzer``."""
+    from emoscope.inference.detectors import build_detector
+
+    predictor = FacePredictor.from_name(options.model, device=options.device,
+                                        runtime=options.runtime,
+                                        batch_size=options.batch_size, align=options.align)
+    detector = build_detector(options.detector, threshold=options.threshold,
+                              min_face=options.min_face, max_faces=options.max_faces,
+                              **options.detector_options)
+    geometry = None
+    if options.pose or options.landmarks:
+        from emoscope.inference.face_mesh import FaceGeometry
+
+        geometry = FaceGeometry(landmarks=options.landmarks)
+    return FrameAnalyzer(detector, predictor, options.smooth, options.smooth_method,
+                         keep_pixels=options.annotate,
+                         max_buffer_frames=8 if options.annotate else 64, geometry=geometry)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from emoscope.data.audio import (
     AUDIO_SUFFIXES,
+    SILENCE_DB,
     AudioFrontEnd,
     has_audio_stream,
     is_sound_only,
@@ -32,12 +33,11 @@ from emoscope.data.video import VIDEO_SUFFIXES
 from emoscope.errors import UserError
 
 if TYPE_CHECKING:
-    from emoscope.inference.analyze import AnalyzeOptions, InputReport
+    from emoscope.inference.options import AnalyzeOptions, InputReport
 
 log = logging.getLogger(__name__)
 
 FUSIONS = ("none", "late", "intermediate")
-SILENCE_DB = -50.0  # window RMS (dBFS) below which a window holds no voice worth reading
 # Windows classified per pass, in batches of ``batch_size``: memory holds this many windows'
 # spectrograms whatever the duration, and batches are those of one pass over the whole file.
 BATCHES_PER_PASS = 4
@@ -181,7 +181,7 @@ class VoiceStage:
     def audio_input(self, path: Path, stem: str) -> InputReport:
         """An audio file: the voice timeline alone (one-line error if unreadable)."""
         from emoscope.errors import MediaError
-        from emoscope.inference.analyze import InputReport
+        from emoscope.inference.options import InputReport
 
         report = InputReport(str(path), ok=False)
         try:

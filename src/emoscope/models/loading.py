@@ -36,7 +36,10 @@ def check_runtime(runtime: str) -> None:
 
 def torch_available() -> bool:
     """Whether torch is installed (found without importing it)."""
-    return importlib.util.find_spec("torch") is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a broken or hidden install counts as none
+        return False
 
 
 def require_torch(what: str) -> None:
