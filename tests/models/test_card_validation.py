@@ -170,3 +170,28 @@ def test_int8_weights_pass_the_header_check(tmp_path):
     loaded, _ = load_model(tmp_path / "q.json")
     assert sum(p.numel() for p in loaded.parameters()) == sum(
         p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(("where", "value", "message"), [
+    (("preprocessing", "interpolation"), ["a", "b"], "preprocessing.interpolation must be text"),
+    (("extra", "native_resolution"), "x", "extra.native_resolution must be a whole number"),
+    (("extra", "native_resolution"), 10**9, "extra.native_resolution must be a whole number"),
+    (("label_space", "labels"), [1, 2, 3, 4, 5, 6, 7], "label_space.labels must be a list"),
+    (("outputs",), [], "outputs must be a list of names"),
+    (("name",), ["tiny"], "name must be text"),
+])
+def test_fields_of_the_wrong_type_are_one_line(saved, where, value, message):
+    """Found by the fuzz test: each of these reached the predictor and raised there."""
+    def change(data):
+        node = data
+        for key in where[:-1]:
+            node = node[key]
+        node[where[-1]] = value
+
+    _edit(saved, change)
+    _one_line_error(saved, message)
+
+
+def test_architecture_argument_of_the_wrong_type_is_one_line(saved):
+    _edit(saved, lambda d: d["architecture"]["kwargs"].__setitem__("backbone", ["a", "b"]))
+    _one_line_error(saved, "cannot be built from the card's arguments")

@@ -102,6 +102,7 @@ def check_card(card: ModelCard, source: str = "<card>") -> None:
     the bounds above, or names another number of classes than it has labels."""
     _check_input_size(card.preprocessing, source)
     _check_audio(card.extra.get("audio"), source)
+    _check_types(card, source)
     labels = len(card.label_space.labels)
     classes = card.architecture_kwargs.get("num_classes")
     if card.label_space.kind == "single_label" and classes is not None and classes != labels:
@@ -113,6 +114,25 @@ def check_card(card: ModelCard, source: str = "<card>") -> None:
         if member_labels is not None and len(member_labels) != labels:
             raise UserError(f"{source}: the card lists {labels} labels but ensemble member {i} "
                             f"has {len(member_labels)}")
+
+
+def _check_types(card: ModelCard, source: str) -> None:
+    """Fields that are read as text or whole numbers are text and whole numbers."""
+    texts = {"name": card.name, "task": card.task, "architecture.name": card.architecture,
+             "preprocessing.interpolation": card.preprocessing.interpolation}
+    for field_name, value in texts.items():
+        if not isinstance(value, str):
+            raise UserError(f"{source}: {field_name} must be text, got {value!r}")
+    for field_name, values in (("label_space.labels", card.label_space.labels),
+                               ("outputs", card.outputs)):
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise UserError(f"{source}: {field_name} must be a list of names, got "
+                            f"{list(values)!r}")
+    native = card.extra.get("native_resolution", 0)
+    if native is not None and (not isinstance(native, int) or isinstance(native, bool)
+                               or not 0 <= native <= MAX_INPUT_SIDE):
+        raise UserError(f"{source}: extra.native_resolution must be a whole number of pixels "
+                        f"from 0 to {MAX_INPUT_SIDE}, got {native!r}")
 
 
 def _check_input_size(prep: Preprocessing, source: str) -> None:
@@ -208,7 +228,7 @@ def build_from_card(card: ModelCard, source: str | Path | None = None) -> nn.Mod
                         f"{', '.join(repr(k) for k in unknown)}")
     try:
         return factory(**kwargs)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{source}: architecture '{card.architecture}' cannot be built from "
                         f"the card's arguments ({reason})") from None
