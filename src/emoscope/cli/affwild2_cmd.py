@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def run_affwild2(config: Path, overrides: list[str] | None, resume: bool, command: str) -> None:
     """Merge an Aff-Wild2 config and train it (one model, one member or a whole ensemble)."""
-    from emoscope.cli.train_cmd import print_metrics
+    from emoscope.cli.console import print_metrics
     from emoscope.config import merge_config
     from emoscope.training.affwild2_config import AffWild2Config
     from emoscope.training.train_affwild2 import train_affwild2

@@ -6,67 +6,8 @@ import sys
 
 import typer
 
+from emoscope.cli.console import RichProgress, print_analysis, print_error
 from emoscope.errors import UserError
-
-
-class RichProgress:
-    """Per-file progress bars on a terminal; silent when stdout is not a TTY."""
-
-    def __init__(self) -> None:
-        self._bar = None
-        self._task = None
-        self.enabled = sys.stdout.isatty()
-
-    def start(self, name: str, total: int | None) -> None:
-        if not self.enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                             MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
-        self._bar.start()
-        self._task = self._bar.add_task(name, total=total)
-
-    def advance(self, frames: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task, frames)
-
-    def finish(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-
-def _print_error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-
-
-def _report(report) -> None:
-    for item in report.inputs:
-        if item.ok:
-            table = next((f for f in item.files if f.suffix in (".csv", ".json", ".parquet")),
-                         None)
-            where = f" -> {table}" if table else ""
-            found = [f"{item.frames} frame(s), {item.faces} face(s)"] if item.frames else []
-            if item.voice_windows or not found:
-                found.append(f"{item.voice_windows} voice window(s)")
-            typer.echo(f"{item.path}: {', '.join(found)}{where}")
-    if report.analysed == 0:
-        raise UserError(f"nothing could be analysed ({len(report.inputs)} input(s) failed)")
-    failed = len(report.inputs) - report.analysed
-    # files inside a folder that failed while others in it were analysed
-    inside = sum(len(item.errors) for item in report.inputs if item.ok)
-    if failed or inside:  # the others' results are written; a script still learns of the rest
-        parts = [f"{failed} of {len(report.inputs)} input(s)"] if failed else []
-        parts += [f"{inside} file(s) inside folders"] if inside else []
-        typer.echo(f"{' and '.join(parts)} could not be analysed (exit 1)", err=True)
-        raise typer.Exit(1)
 
 
 def check_model_names(options) -> None:
@@ -160,8 +101,8 @@ def _register_analyze(app: typer.Typer) -> None:
             run_ray_command(list(inputs), options, engine, address, workers, retries)
             return
         report = run_analysis(list(inputs), options, progress=RichProgress(),
-                              on_error=_print_error)
-        _report(report)
+                              on_error=print_error)
+        print_analysis(report)
 
 
 def _register_webcam(app: typer.Typer) -> None:
@@ -215,8 +156,8 @@ def _register_demo(app: typer.Typer) -> None:
 
         report = run_demo(out, model=model, device=device)
         for error in report.errors:
-            _print_error(error)
-        _report(report)
+            print_error(error)
+        print_analysis(report)
         typer.echo(f"demo results in {out}/ (tables, *_tracks, plots, *_annotated.*)")
 
 

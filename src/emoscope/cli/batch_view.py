@@ -9,16 +9,16 @@ from emoscope.errors import UserError
 
 def run_ray_command(inputs: list[str], options, engine: str, address: str | None,
                     workers: int, retries: int) -> None:
-    from emoscope.cli.analyze_cmd import RichProgress, _print_error, _report
+    from emoscope.cli.console import RichProgress, print_analysis, print_error
     from emoscope.inference.batch_ray import ENGINES, BatchOptions, run_batch
 
     if engine not in ENGINES:
         raise UserError(f"unknown engine '{engine}'; use {' or '.join(ENGINES)}")
     batch = run_batch(inputs, options, BatchOptions(address, workers, retries),
-                      progress=RichProgress(), on_error=_print_error)
+                      progress=RichProgress(), on_error=print_error)
     print_summary(batch.files)
     typer.echo(f"summary: {batch.summary_path}")
-    _report(batch.analysis)
+    print_analysis(batch.analysis)
 
 
 def print_summary(files) -> None:

@@ -21,7 +21,7 @@ from emoscope.errors import UserError
 
 def run_clef(config: Path, overrides: list[str] | None, resume: bool, command: str) -> None:
     """Merge a CAER-S / CLEF config and train it; prints the best scores and the outputs."""
-    from emoscope.cli.train_cmd import print_metrics
+    from emoscope.cli.console import print_metrics
     from emoscope.config import merge_config
     from emoscope.training.clef_config import ClefConfig
     from emoscope.training.train_clef import train_clef
@@ -80,7 +80,7 @@ def register_prepare(prepare: typer.Typer) -> None:
     ) -> None:
         """Detect the subject's face in every frame (the largest face) and cache the boxes in
         ROOT/{split}_face_coords.json; frames already in the file are kept."""
-        from emoscope.cli.analyze_cmd import RichProgress
+        from emoscope.cli.console import RichProgress
         from emoscope.config import parse_overrides
         from emoscope.data.caer_faces import detect_face_coords
         from emoscope.data.caer_s import find_root, scan_split

@@ -35,7 +35,7 @@ def run_emotic(config: Path | None, overrides: list[str] | None, resume: bool,
                command: str, name_trial: bool = False) -> None:
     """Merge an EMOTIC config and train it; prints the best scores and the outputs.
     name_trial: name the run by ``trial_name`` unless an override sets ``name``."""
-    from emoscope.cli.train_cmd import print_metrics
+    from emoscope.cli.console import print_metrics
     from emoscope.config import merge_config
     from emoscope.training.emotic_config import EmoticConfig
     from emoscope.training.train_emotic import train_emotic

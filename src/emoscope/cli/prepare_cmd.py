@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Find the face inside each person's body box, score its visibility with a face mesh,
         write them as extra columns of a CSV cache and plot the visibility histogram."""
-        from emoscope.cli.analyze_cmd import RichProgress
+        from emoscope.cli.console import RichProgress
         from emoscope.config import parse_overrides
         from emoscope.data.emotic.prepare import prepare_emotic
         from emoscope.data.emotic.records import SPLITS

@@ -11,7 +11,7 @@ import typer
 def run_speech_training(config: Path, overrides: list[str] | None, resume: bool,
                         command: str) -> None:
     """``emoscope train <speech YAML>``: train, print the best validation scores."""
-    from emoscope.cli.train_cmd import print_metrics
+    from emoscope.cli.console import print_metrics
     from emoscope.config import merge_config
     from emoscope.training.speech_config import SpeechTrainConfig
     from emoscope.training.speech_train import train_speech
@@ -33,7 +33,7 @@ def evaluate_speech_command(model: str | None, dataset: str, root: Path, split: 
     """``emoscope evaluate --dataset ravdess|crema_d``: a speech model on the clips' audio, or
     a face model (``--model fer2013-lite0``) on RAVDESS videos; without ``--split`` every clip
     under the root. Writes the JSON report, confusion matrix and predictions CSV."""
-    from emoscope.cli.train_cmd import print_report
+    from emoscope.cli.console import print_report
     from emoscope.evaluation.evaluate import write_report
     from emoscope.evaluation.plots import plot_confusion
     from emoscope.evaluation.speech import evaluate_speech_model, write_predictions
@@ -43,7 +43,7 @@ def evaluate_speech_command(model: str | None, dataset: str, root: Path, split: 
     if max_per_emotion > 0:
         kwargs["max_per_emotion"] = max_per_emotion
     if _is_face_model(model):
-        from emoscope.evaluation.ravdess_video import evaluate_face_model_on_videos
+        from emoscope.study.ravdess_video import evaluate_face_model_on_videos
 
         report = evaluate_face_model_on_videos(model, root, split, frames_per_video,
                                                batch_size, device, kwargs)

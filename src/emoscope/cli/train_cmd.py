@@ -5,60 +5,13 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from emoscope.cli.console import print_metrics, print_report
 from emoscope.config import parse_key_values
 from emoscope.errors import UserError
-
-
-def _console():
-    from rich.console import Console
-
-    return Console()
-
-
-def print_report(report: dict[str, Any]) -> None:
-    """Per-class table, summary line and confusion matrix of an evaluation report."""
-    from rich.table import Table
-
-    title = f"{report.get('model', '?')} on {report.get('dataset', '?')} {report.get('split', '')}"
-    table = Table(title=title)
-    for column in ("class", "precision", "recall", "F1", "support"):
-        table.add_column(column, justify="left" if column == "class" else "right")
-    for label, row in report["per_class"].items():
-        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                      f"{row['f1']:.3f}", str(row["support"]))
-    table.add_section()
-    table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(report["n"]))
-    table.add_row("macro avg", "", "", f"{report['macro_f1']:.4f}", str(report["n"]))
-    console = _console()
-    console.print(table)
-    matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
-    matrix.add_column("")
-    for label in report["labels"]:
-        matrix.add_column(label[:8], justify="right")
-    for label, row in zip(report["labels"], report["confusion_matrix"], strict=True):
-        matrix.add_row(label, *(str(v) for v in row))
-    console.print(matrix)
-    flip = " with flip TTA" if report.get("tta_flip") else ""
-    unit = "clips" if "clips_per_second" in report else "faces"
-    speed = report.get(f"{unit}_per_second", 0)
-    console.print(f"accuracy {report['accuracy']:.2%}{flip}, macro-F1 {report['macro_f1']:.4f}, "
-                  f"{report['n']} {unit}, {speed:.0f} {unit}/s")
-
-
-def print_metrics(title: str, metrics: dict[str, Any]) -> None:
-    """A two-column table of a run's best scores."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    _console().print(table)
 
 
 def check_report_path(json_path: Path | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from emoscope.evaluation.ravdess_video import spread_indices
+from emoscope.study.ravdess_video import spread_indices
 from speech_fixtures import write_av_clip
 
 

@@ -1,6 +1,7 @@
-"""A face-expression model on RAVDESS videos (the seed's evaluation): ``frames_per_video``
-frames spread evenly over each clip, the largest face of each classified, the probabilities
-averaged per clip and scored in the 7-class space (calm -> neutral) unless asked otherwise."""
+"""A face model on RAVDESS videos through the analysis pipeline's detector and predictor (the
+seed's evaluation): ``frames_per_video`` frames spread evenly over each clip, the largest face of
+each classified, the probabilities averaged per clip and scored in the 7-class space (calm ->
+neutral) unless asked otherwise."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from emoscope.data.video import VideoReader
 from emoscope.errors import MediaError, UserError
 from emoscope.evaluation.metrics import classification_report
 from emoscope.evaluation.speech import merge_matrix
+from emoscope.inference.detectors import build_detector
+from emoscope.inference.predictor import FacePredictor
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +50,6 @@ def evaluate_face_model_on_videos(model: str | None, root: str | Path, split: st
     """Accuracy, UAR, confusion matrix and per-clip predictions of a face model on the
     audio-video / video-only mp4 files under ``root``; clips without any face are not scored
     and are listed in ``clips_without_face``."""
-    from emoscope.inference.detectors import build_detector
-    from emoscope.inference.predictor import FacePredictor
-
     kwargs = dict(kwargs)
     labels = label_space_for(kwargs.pop("label_set", "7"))
     detector = build_detector(kwargs.pop("detector", "mediapipe"))
