@@ -121,7 +121,8 @@ class VoiceAnalyzer:
             return []
         rate = self.front.sample_rate
         probs = predict_softmax(self.network, [w.spectrogram for w in windows], self.batch_size,
-                                self.device, waves=[w.samples for w in windows])
+                                self.device, waves=[w.samples for w in windows],
+                                starts=[w.start for w in windows])
         rows = []
         for i, (window, p) in enumerate(zip(windows, probs, strict=True), start=first):
             chunk = window.samples

@@ -134,15 +134,17 @@ def _export_in_memory(path: Path, name: str | Path | None, device: str,
 
 
 def predict_softmax(network: Any, inputs: list, batch_size: int = 64,
-                    device: str = "cpu", waves: list | None = None) -> np.ndarray:
+                    device: str = "cpu", waves: list | None = None,
+                    starts: list | None = None) -> np.ndarray:
     """Softmax scores (N, classes) of equally shaped model inputs (spectrograms, images), in
-    batches, on either runtime; float32 numpy out. ``waves``: the waveforms of speech
-    spectrograms, for numpy speech models that read them (others ignore them)."""
+    batches, on either runtime; float32 numpy out. ``waves`` (and their sample offsets
+    ``starts`` in one signal): the waveforms of speech spectrograms, for numpy speech models
+    that read them (others ignore them)."""
     from emoscope.models.onnx_runtime import OnnxModel, softmax
     from emoscope.models.speech_linear import LinearSpeechModel
 
     if isinstance(network, LinearSpeechModel):
-        return network.predict(inputs, waves)
+        return network.predict(inputs, waves, starts=starts)
 
     if not len(inputs):
         return np.zeros((0, 0), dtype=np.float32)

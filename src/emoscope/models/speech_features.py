@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,44 @@ def egemaps_vector(wave: np.ndarray, rate: int) -> np.ndarray:
         warnings.simplefilter("ignore", UserWarning)  # which the head reads as the mean
         values = egemaps_functionals(wave, rate)
     return np.array(list(values.values()), dtype=np.float64)
+
+
+_WINDOWS_LOCK = threading.Lock()
+LLD_FRAME_S = 0.06  # eGeMAPS's longest descriptor frame (60 ms)
+
+
+def egemaps_of_windows(signal: np.ndarray, rate: int,
+                       spans: Sequence[tuple[int, int]]) -> np.ndarray | None:
+    """(N, 88) eGeMAPSv02 functionals of the sample ranges ``spans`` of one signal, in one
+    openSMILE run: the low-level descriptors are computed once over the whole signal and the
+    functionals over each range (openSMILE's frame list), instead of one run per window. None
+    when openSMILE does not return one row per range."""
+    import warnings
+
+    smile = _windows_smile()
+    frames = ",".join(f"{a / rate:.5f}s-{b / rate:.5f}s" for a, b in spans)
+    # openSMILE drops (or stretches) a range that reaches the end of the input; a short tail
+    # of silence, one descriptor frame long, keeps the last range like the others
+    padded = np.concatenate([np.asarray(signal, dtype=np.float32),
+                             np.zeros(int(round(LLD_FRAME_S * rate)), dtype=np.float32)])
+    with _WINDOWS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        smile.options["frameList"] = frames
+        table = smile.process_signal(padded, rate)
+    values = table.to_numpy(dtype=np.float64)
+    return values if values.shape == (len(spans), 88) else None
+
+
+@lru_cache(maxsize=1)
+def _windows_smile():
+    import os
+
+    import opensmile
+
+    include = os.path.join(os.path.dirname(opensmile.__file__), "core", "config", "shared",
+                           "FrameModeFunctionalsMulti.conf.inc")
+    return opensmile.Smile(opensmile.FeatureSet.eGeMAPSv02, opensmile.FeatureLevel.Functionals,
+                           options={"frameModeFunctionalsConf": include, "frameList": "0s-1s"})
 
 
 def clip_feature_matrix(parts: Sequence[Callable[[int], np.ndarray]], count: int) -> np.ndarray:

@@ -128,7 +128,8 @@ class LinearSpeechModel:
         return self.use_egemaps
 
     def features(self, spectrograms: Sequence[np.ndarray],
-                 waves: Sequence[np.ndarray] | None = None) -> np.ndarray:
+                 waves: Sequence[np.ndarray] | None = None,
+                 starts: Sequence[int] | None = None) -> np.ndarray:
         if len({s.shape[-1] for s in spectrograms}) == 1:
             parts = [self.encoder.pooled(np.stack(spectrograms), self.pool_layers)]
         else:  # whole clips of different lengths: one at a time (pooling ignores no padding)
@@ -140,18 +141,38 @@ class LinearSpeechModel:
             if waves is None or len(waves) != len(spectrograms):
                 raise UserError("this speech model reads eGeMAPS functionals of the waveform; "
                                 "it was given spectrograms only")
-            parts.append(np.stack([egemaps_vector(w, self.sample_rate) for w in waves]))
+            windows = None if starts is None else self._windows_egemaps(waves, starts)
+            parts.append(windows if windows is not None else
+                         np.stack([egemaps_vector(w, self.sample_rate) for w in waves]))
         return np.concatenate(parts, axis=1)
+
+    def _windows_egemaps(self, waves: Sequence[np.ndarray],
+                         starts: Sequence[int]) -> np.ndarray | None:
+        """eGeMAPS of overlapping windows of one signal (sample offsets ``starts``) in one
+        openSMILE run; None to fall back to one run per window."""
+        from emoscope.models.speech_features import egemaps_of_windows
+
+        if len(waves) < 2 or len(starts) != len(waves):
+            return None
+        origin = int(min(starts))
+        spans = [(int(a) - origin, int(a) - origin + len(w)) for a, w in zip(starts, waves,
+                                                                                strict=True)]
+        signal = np.zeros(max(b for _, b in spans), dtype=np.float32)
+        for (a, b), wave in zip(spans, waves, strict=True):
+            signal[a:b] = wave
+        return egemaps_of_windows(signal, self.sample_rate, spans)
 
     def predict(self, spectrograms: Sequence[np.ndarray],
                 waves: Sequence[np.ndarray] | None = None,
-                voiced: np.ndarray | None = None) -> np.ndarray:
+                voiced: np.ndarray | None = None,
+                starts: Sequence[int] | None = None) -> np.ndarray:
         """Softmax scores; a speaker-normalised model z-scores the features over the inputs
         marked ``voiced`` (default: those at -50 dBFS or louder, as the voice timeline's
-        ``voiced`` column)."""
+        ``voiced`` column). ``starts``: the windows' sample offsets in one signal, when they
+        come from one (eGeMAPS is then computed in one openSMILE run)."""
         if not len(spectrograms):
             return np.zeros((0, self.head.num_classes), dtype=np.float32)
-        features = self.features(spectrograms, waves)
+        features = self.features(spectrograms, waves, starts)
         if self.speaker_norm:
             features = self.normalised_over_voiced(features, waves, voiced)
         standard = (features - self.head.mean) / self.head.scale
