@@ -178,7 +178,11 @@ def _open_shared_graph(onnx_path: Path, card: ModelCard, device: str,
     weights = onnx_path.with_suffix(".safetensors")
     if not weights.is_file():
         return None
-    session = make_session(onnx_path, device, threads)
+    try:
+        session = make_session(onnx_path, device, threads)
+    except UserError:  # offsets beyond the end of these weights: written for others
+        log.warning("%s was written for weights of another layout; not used", onnx_path)
+        return None
     meta = session.get_modelmeta().custom_metadata_map
     if LAYOUT_KEY not in meta:  # a self-contained export whose card no longer names it
         log.warning("%s was exported from other weights; exporting again in memory", onnx_path)
