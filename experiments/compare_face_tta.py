@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.fer2013 import load_fer2013
-from emoscope.evaluation.evaluate import _to_model_channels
 from emoscope.models import zoo
+from emoscope.models.model_inputs import model_channels_tensor
 
 SHIFTS = ((3, 0), (-3, 0), (0, 3), (0, -3))
 
@@ -50,7 +50,7 @@ def main() -> None:
         for v in views:
             out = []
             for start in range(0, len(arrays.labels), 512):
-                batch = _to_model_channels(arrays.images[start:start + 512], card.grayscale)
+                batch = model_channels_tensor(arrays.images[start:start + 512], card.grayscale)
                 x = transform(batch, train=False)[:, :channels]
                 out.append(model(view(x, *v))["logits"].float().softmax(1))
             probs[v] = torch.cat(out).numpy()

@@ -3,7 +3,8 @@
 A module may import its own layer and any lower one (root modules such as ``registry``,
 ``labels``, ``errors``, ``palette`` and ``utils`` are ground). Every import counts, lazy ones
 inside functions too, except those only for type checkers. The upward imports that exist
-today are listed in ``KNOWN_UPWARD``: the list may shrink, never grow (CONTRIBUTING.md).
+today are listed in ``KNOWN_UPWARD``: the list may shrink, never grow (CONTRIBUTING.md). No
+two modules import each other, directly or through others.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ KNOWN_UPWARD = {
     ("emoscope.data.emotic.prepare", "emoscope.inference.detectors"),
     ("emoscope.data.emotic.prepare", "emoscope.inference.face_mesh"),
     ("emoscope.data.subject_mask", "emoscope.inference.detectors"),
-    ("emoscope.evaluation.evaluate", "emoscope.inference.onnx_backend"),
-    ("emoscope.evaluation.ravdess_video", "emoscope.inference.detectors"),
-    ("emoscope.evaluation.ravdess_video", "emoscope.inference.predictor"),
-    ("emoscope.models.soup", "emoscope.evaluation.evaluate"),
 }
 
 
@@ -73,6 +70,54 @@ def upward_imports(root: Path, package: str) -> set[tuple[str, str]]:
                 continue
             found.add((module, ".".join(target.split(".")[:3])))
     return found
+
+
+def _module_imports(root: Path, package: str) -> dict[str, set[str]]:
+    """Each module of ``package`` -> the modules of ``package`` it imports."""
+    paths = {_module_name(path, root): path for path in sorted((root / package).rglob("*.py"))}
+    graph = {}
+    for module, path in paths.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        targets = set()
+        for target in _imports(tree, module, path.name == "__init__.py"):
+            while target and target not in paths:  # a name imported from a module
+                target = target.rpartition(".")[0]
+            if target and target != module:
+                targets.add(target)
+        graph[module] = targets
+    return graph
+
+
+def import_cycles(root: Path, package: str) -> list[list[str]]:
+    """The sorted modules of each group that import each other (strongly connected, > 1)."""
+    graph = _module_imports(root, package)
+    reach = {}
+    for start in graph:  # a few hundred modules: a search from each is fast enough
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        reach[start] = seen
+    groups = {tuple(sorted(m for m in graph if m in reach[start] and start in reach[m]))
+              for start in graph if start in reach[start]}
+    return sorted(list(group) for group in groups)
+
+
+def test_no_import_cycle():
+    cycles = import_cycles(SRC, "emoscope")
+    assert not cycles, "modules that import each other: " + "; ".join(
+        " <-> ".join(group) for group in cycles)
+
+
+def test_the_cycle_check_sees_cycles_through_lazy_imports(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "cli").mkdir(parents=True)
+    for name in ("__init__", "cli/__init__", "cli/train", "cli/console"):
+        (pkg / f"{name}.py").write_text("")
+    (pkg / "cli" / "speech.py").write_text("def run():\n    from pkg.cli.train import show\n")
+    (pkg / "cli" / "train.py").write_text("from pkg.cli import speech\nfrom . import console\n")
+    assert import_cycles(tmp_path, "pkg") == [["pkg.cli.speech", "pkg.cli.train"]]
 
 
 def test_no_new_upward_import():

@@ -164,7 +164,7 @@ def predict_multitask(model: torch.nn.Module, card, images: np.ndarray, batch_si
     ``probabilities`` and, for heads the model has, ``valence_arousal`` and
     ``action_unit_probabilities``."""
     from emoscope.data.augment import FaceBatchTransform
-    from emoscope.evaluation.evaluate import _to_model_channels
+    from emoscope.models.model_inputs import model_channels_tensor
 
     channels, height, _ = card.preprocessing.input_size
     transform = FaceBatchTransform(height, card.preprocessing.mean, card.preprocessing.std)
@@ -172,7 +172,7 @@ def predict_multitask(model: torch.nn.Module, card, images: np.ndarray, batch_si
     multi_label = card.label_space.kind == "multi_label"
     collected: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(images), batch_size):
-        batch = _to_model_channels(images[start:start + batch_size], card.grayscale).to(device)
+        batch = model_channels_tensor(images[start:start + batch_size], card.grayscale).to(device)
         out = model(transform(batch, train=False)[:, :channels])
         logits = out["logits"].float()
         values = {"probabilities": torch.sigmoid(logits) if multi_label else logits.softmax(1)}

@@ -21,6 +21,7 @@ from torch import nn
 
 from emoscope.errors import UserError
 from emoscope.models.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.model_inputs import model_input_batches
 
 
 def _same_network(first: ModelCard, other: ModelCard, source: str) -> None:
@@ -70,8 +71,6 @@ def recalibrate_batchnorm(model: nn.Module, card: ModelCard, images: np.ndarray,
     """Re-estimate every batch-norm layer's running mean and variance as the exact average
     over ``images`` (decoded uint8 faces, preprocessed as the card says); everything else in
     ``model`` stays in eval mode. Returns the number of layers re-estimated."""
-    from emoscope.evaluation.evaluate import model_input_batches
-
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms or len(images) == 0:
         return 0
