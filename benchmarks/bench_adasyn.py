@@ -36,7 +36,6 @@ def synthetic(persons: int, dim: int, seed: int = 0):
 def epoch_seconds(features, labels) -> float:
     import torch
 
-    from emoscope import components  # noqa: F401
     from emoscope.models.fusion import build_fusion
     from emoscope.registry import HEADS
 

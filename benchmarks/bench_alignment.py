@@ -58,7 +58,6 @@ def main() -> None:
 
     import torch
 
-    from emoscope import components  # noqa: F401
     from emoscope.inference import face_align
     from emoscope.inference.detectors import build_detector
     from emoscope.inference.predictor import FacePredictor, prepare_crop

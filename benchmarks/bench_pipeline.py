@@ -155,8 +155,6 @@ def main() -> None:
 
     import torch
 
-    from emoscope import components  # noqa: F401
-
     load = os.getloadavg()[0]  # other processes on the cores skew every number below
     model, note = _model_note(args.model)
     with tempfile.TemporaryDirectory() as tmp:

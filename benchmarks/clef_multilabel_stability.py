@@ -24,7 +24,6 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import tiny_components  # noqa: E402,F401  (registers tiny_cnn_test)
-from emoscope import components  # noqa: E402,F401
 from emoscope.evaluation.multilabel import mean_average_precision  # noqa: E402
 from emoscope.models.counterfactual import CounterfactualModel  # noqa: E402
 from emoscope.training.losses_counterfactual import CounterfactualLoss  # noqa: E402

@@ -28,7 +28,6 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import tiny_components  # noqa: E402,F401  (registers tiny_cnn_test)
-from emoscope import components  # noqa: E402,F401
 from emoscope.data.caer_s import load_caer_s  # noqa: E402
 from emoscope.data.caer_shortcut import write_shortcut_caer  # noqa: E402
 from emoscope.models.counterfactual import CounterfactualModel  # noqa: E402

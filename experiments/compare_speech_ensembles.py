@@ -12,7 +12,6 @@ import itertools
 import numpy as np
 import torch
 
-from emoscope import components  # noqa: F401  (fills the registries)
 from emoscope.evaluation.speech import card_frames, predict_speech
 from emoscope.models import zoo
 from emoscope.models.checkpoint import load_model

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emoscope import components  # noqa: F401  (fills the registries)
 from emoscope.data.audio import fit_frames
 from emoscope.evaluation.speech import card_frames, predict_speech
 from emoscope.models import zoo

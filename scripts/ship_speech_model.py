@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 from card_notes import merge_notes
 
-from emoscope import components  # noqa: F401  (fills the registries)
 from emoscope.evaluation.speech import evaluate_speech_arrays
 from emoscope.models.checkpoint import load_model, save_model
 from emoscope.models.weight_storage import PRECISIONS, compress, expand

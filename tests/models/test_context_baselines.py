@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401  (every model registered)
 from emoscope.models.caernet import SpatialAttentionPool
 from emoscope.registry import MODELS
 

@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch import nn
 
-from emoscope import components  # noqa: F401  (every model and loss registered)
 from emoscope.errors import UserError
 from emoscope.evaluation.multilabel import mean_average_precision
 from emoscope.models.checkpoint import ModelCard, load_model, save_model

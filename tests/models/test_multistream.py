@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401  (every model registered)
 from emoscope.errors import UserError
 from emoscope.models.checkpoint import load_model, save_model
 from emoscope.models.multistream import (

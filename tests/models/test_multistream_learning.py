@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401  (every model and loss registered)
 from emoscope.evaluation.multilabel import mean_average_precision
 from emoscope.models.multistream import MultiStreamModel
 from emoscope.models.streams import STREAMS

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401  (every model registered)
 from emoscope.errors import UserError
 from emoscope.inference.onnx_backend import OnnxModel, load_onnx
 from emoscope.models.checkpoint import load_model, read_card

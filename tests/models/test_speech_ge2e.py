@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401
 from emoscope.data.audio import AudioFrontEnd, log_mel, mel_filterbank
 from emoscope.errors import UserError
 from emoscope.models import speech_ge2e

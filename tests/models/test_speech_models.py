@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401
 from emoscope.models.speech import (
     SpecAugment,
     SpeechCNN,

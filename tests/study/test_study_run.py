@@ -91,7 +91,6 @@ def test_shipped_study_yamls_resolve_to_valid_trials(name):
     if name == "study_emotic.yaml":
         assert [s.name for s in cfg.stages] == ["backbones", "fusion", "loss", "augmentation",
                                                 "resampling"]
-        from emoscope import components  # noqa: F401
         from emoscope.registry import FUSIONS
 
         assert sorted(cfg.stages[1].grid["model.fusion"]) == FUSIONS.names()

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401  (every loss registered)
 from emoscope.errors import UserError
 from emoscope.registry import LOSSES
 from emoscope.training.losses import FocalLoss

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from emoscope import components  # noqa: F401
 from emoscope.data.audio import AudioFrontEnd
 from emoscope.errors import UserError
 from emoscope.models.speech_ge2e import SpeechGE2E, resemblyzer_weights_file

@@ -83,7 +83,6 @@ def register(app: typer.Typer) -> None:
 def _faces_for_batchnorm(dataset: str, root: Path, split: str, count: int):
     import numpy as np
 
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
     from emoscope.errors import UserError
     from emoscope.registry import DATASETS
 

@@ -41,7 +41,6 @@ def register(app: typer.Typer) -> None:
         """
         if not onnx:
             raise UserError("choose an export format: --onnx")
-        from emoscope import components  # noqa: F401  (every architecture registered)
         from emoscope.models.checkpoint import load_model
         from emoscope.models.onnx_export import export_onnx
         from emoscope.models.zoo import resolve_model_path

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
 from emoscope.errors import UserError
-
-
-def load_components(kind: str) -> None:
-    """Import the modules that register components of ``kind`` (detectors alone need no
-    training stack; the other kinds are torch modules, imported with every component)."""
-    if kind == "detectors":
-        from emoscope.inference.detectors.base import DETECTOR_MODULES
-
-        for module in DETECTOR_MODULES:
-            importlib.import_module(module)
-        return
-    from emoscope import components  # noqa: F401
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +14,6 @@ def register(app: typer.Typer) -> None:
         """Print the registered names of one kind, one per line."""
         from emoscope.registry import ALL_REGISTRIES
 
-        load_components(kind)
         if kind not in ALL_REGISTRIES:
             raise UserError(f"unknown kind '{kind}'; known kinds: {', '.join(ALL_REGISTRIES)}")
         names = ALL_REGISTRIES[kind].names()

@@ -166,7 +166,6 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Accuracy (0-1), macro-F1, per-class scores and the confusion matrix of a model on one
     split of a registered dataset; preprocessing comes from the model card only."""
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
     from emoscope.registry import DATASETS
 
     loader = DATASETS.get(dataset)

@@ -118,7 +118,6 @@ def evaluate_speech_model(model=None, dataset: str = "ravdess",
                           runtime: str = "torch") -> dict[str, Any]:
     """Scores of a speech model (default: the shipped one) on a speech dataset split; the
     spectrograms are computed with the front end the model card declares."""
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
     from emoscope.evaluation.evaluate import resolve_model
     from emoscope.registry import DATASETS
 

@@ -216,8 +216,6 @@ def read_card(path: str | Path) -> ModelCard:
 def build_from_card(card: ModelCard, source: str | Path | None = None) -> nn.Module:
     """The card's architecture with random weights; arguments the architecture does not take,
     or values it refuses, are one UserError naming ``source`` (the card), not a traceback."""
-    from emoscope import components  # noqa: F401  (every architecture registered)
-
     source = source or card.name
     factory = MODELS.get(card.architecture)
     kwargs = dict(card.architecture_kwargs)

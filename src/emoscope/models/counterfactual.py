@@ -226,7 +226,5 @@ def _factual_model(factual: Mapping[str, Any] | nn.Module, spec: Mapping[str, An
     if name == "clef":
         raise UserError("clef: the factual model cannot itself be a clef model")
     kwargs = dict(factual.get("kwargs") or {})
-    if name not in MODELS:
-        from emoscope import components  # noqa: F401  (every model registered)
     model = MODELS.build(name, pretrained=pretrained, **kwargs)
     return model, {"architecture": name, "kwargs": kwargs}

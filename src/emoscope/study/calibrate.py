@@ -31,7 +31,6 @@ def model_probabilities(network: Any, card: Any, dataset: str, root: str | Path,
                         dataset_kwargs: dict[str, Any] | None = None,
                         batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(softmax at T=1 over the model's classes, the dataset's columns in them, targets)."""
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
     from emoscope.evaluation.evaluate import label_columns, predict_probabilities
     from emoscope.registry import DATASETS
 

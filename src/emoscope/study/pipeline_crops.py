@@ -64,7 +64,6 @@ def pipeline_crops(faces: FaceArrays, variant_seeds: tuple[int, ...], detector, 
 
 def build(root: str, out: Path, variants: int, split: str = "train",
           model: str | None = None, limit: int = 0) -> Path:
-    from emoscope import components  # noqa: F401  (fills the registries)
     from emoscope.inference.analyze import AnalyzeOptions, build_analyzer
     from emoscope.registry import DATASETS
 

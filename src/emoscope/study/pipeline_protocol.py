@@ -71,7 +71,6 @@ def load_faces(dataset: str, root: str | Path, split: str,
                dataset_kwargs: dict[str, Any] | None = None,
                cache_dir: str | Path | None = None) -> FaceArrays:
     """The labelled faces of ``dataset``'s ``split`` (one clear error when there are none)."""
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
     from emoscope.registry import DATASETS
 
     if dataset not in PIPELINE_DATASETS:

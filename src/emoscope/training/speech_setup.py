@@ -18,8 +18,6 @@ from emoscope.training.speech_config import SpeechTrainConfig
 
 
 def load_speech_split(cfg: SpeechTrainConfig, split: str) -> SpeechArrays:
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
-
     arrays = DATASETS.build(cfg.data.dataset, root=cfg.data.root, split=split,
                             cache_dir=cfg.data.cache_dir or None,
                             front_end=cfg.audio.to_dict(), **cfg.data.kwargs)
@@ -36,8 +34,6 @@ def build_speech_network(cfg: SpeechTrainConfig, num_classes: int) -> tuple[nn.M
         kwargs["backbone"] = cfg.model.backbone
     if cfg.model.architecture == "speech_ge2e":  # maps the front end's bands onto its own
         kwargs["front_end"] = cfg.audio.to_dict()
-
-    from emoscope import components  # noqa: F401  (fills the MODELS registry)
 
     network = MODELS.build(cfg.model.architecture, pretrained=cfg.model.pretrained, **kwargs)
     return network, kwargs

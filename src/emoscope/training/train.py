@@ -51,8 +51,6 @@ class TrainResult:
 
 
 def load_split(cfg: TrainConfig, split: str) -> FaceArrays:
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
-
     return DATASETS.build(cfg.data.dataset, root=cfg.data.root, split=split,
                           cache_dir=cfg.data.cache_dir or None, **cfg.data.kwargs)
 

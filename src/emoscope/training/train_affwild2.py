@@ -74,8 +74,6 @@ class FrameDataset(Dataset):
 
 
 def load_splits(cfg: AffWild2Config) -> tuple[MultiTaskFaces, MultiTaskFaces]:
-    from emoscope import components  # noqa: F401  (fills the DATASETS registry)
-
     d = cfg.data
     kwargs = {"cache_dir": d.cache_dir or None, "image_size": d.image_size, "layout": d.layout,
               "frame_step": d.frame_step}
@@ -88,8 +86,6 @@ def load_splits(cfg: AffWild2Config) -> tuple[MultiTaskFaces, MultiTaskFaces]:
 
 
 def build_multitask_network(cfg: AffWild2Config) -> tuple[torch.nn.Module, dict[str, Any]]:
-    from emoscope import components  # noqa: F401  (every backbone registered)
-
     m = cfg.model
     kwargs = {"backbone": m.backbone, "attention_dim": m.attention_dim, "num_heads": m.num_heads,
               "dropout": m.dropout, "heavy_dropout": m.heavy_dropout,

@@ -75,8 +75,6 @@ def _factual(cfg: ClefConfig) -> tuple[nn.Module, dict[str, Any]]:
 
 def build_clef_network(cfg: ClefConfig) -> tuple[nn.Module, dict[str, Any]]:
     """The network of a run and its card's (architecture, kwargs)."""
-    from emoscope import components  # noqa: F401  (every model and backbone registered)
-
     factual, spec = _factual(cfg)
     if not cfg.model.debias:
         return factual, spec

@@ -55,8 +55,6 @@ UNUSED_STREAM_SIZE = 8  # a stream the model does not read is still produced: ke
 def build_emotic_network(cfg: EmoticConfig) -> MultiStreamModel:
     """The configured multi-stream model; ``emotic_reference`` takes only the ablation, the
     image sizes and the pretrained mode from the config (the rest is the preset)."""
-    from emoscope import components  # noqa: F401  (every backbone, fusion, head registered)
-
     m = cfg.model
     streams = {s: getattr(m, s) for s in STREAMS}
     sizes = {s: c.image_size for s, c in streams.items() if c.image_size > 0}
