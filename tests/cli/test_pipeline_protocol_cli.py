@@ -90,3 +90,21 @@ def test_pipeline_protocol_on_real_faces(monkeypatch, capsys, tmp_path, shared_d
                                                  "support"}
     assert (tmp_path / "p_confusion.png").is_file()
     assert "accuracy on detected" in out
+
+
+def test_models_lists_registered_and_pipeline_scores(monkeypatch, capsys):
+    """The default face model's card carries both numbers and ``emoscope models`` prints them."""
+    from emoscope.models.zoo import shipped_cards
+
+    card = next(c for c in shipped_cards() if c.name == "fer2013-lite0")
+    keys = ("fer2013_publictest_accuracy", "fer2013_publictest_pipeline_accuracy",
+            "fer2013_publictest_pipeline_detected",
+            "fer2013_publictest_pipeline_accuracy_detected")
+    assert all(0 < card.scores[key] < 1 for key in keys)
+    code, out, err = run_cli(monkeypatch, capsys, "models")
+    assert code == 0, err
+    lines = out.split("fer2013-lite0 ", 1)[1].splitlines()[1:]
+    block = lines[:next((i for i, line in enumerate(lines) if not line.startswith("  ")),
+                        len(lines))]
+    for key in keys:
+        assert f"  {key}: {card.scores[key]}" in block
