@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from emoscope.training.config import LoopConfig
+from emoscope.training.config import LoopConfig, OptimConfig
 
 TASK = "clef"
 
@@ -52,11 +52,9 @@ class ClefLossConfig:
     label_smoothing: float = 0.0
 
 
-@dataclass
-class ClefOptimConfig:
-    optimizer: str = "adam"  # adam | adamw
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+def clef_optim() -> OptimConfig:
+    """Adam at 1e-3, no weight decay, a constant learning rate."""
+    return OptimConfig(optimizer="adam", lr=1e-3, weight_decay=0.0, scheduler="none")
 
 
 @dataclass
@@ -72,7 +70,7 @@ class ClefConfig:
     data: ClefDataConfig = field(default_factory=ClefDataConfig)
     model: ClefModelConfig = field(default_factory=ClefModelConfig)
     loss: ClefLossConfig = field(default_factory=ClefLossConfig)
-    optim: ClefOptimConfig = field(default_factory=ClefOptimConfig)
+    optim: OptimConfig = field(default_factory=clef_optim)
     trainer: ClefTrainerConfig = field(default_factory=ClefTrainerConfig)
 
 

@@ -43,12 +43,15 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
+    """The optimiser and learning-rate schedule of every task (``training/base_module.py``)."""
+
+    optimizer: str = "adamw"  # adamw | adam
     lr: float = 2e-3
     backbone_lr_mult: float = 1.0  # differential learning rate for the backbone
     weight_decay: float = 0.05
     scheduler: str = "cosine"  # cosine | plateau | none
     warmup_epochs: float = 1.0
-    plateau_patience: int = 3
+    plateau_patience: int = 3  # plateau: epochs without a better monitored score
     plateau_factor: float = 0.5
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,7 +23,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from emoscope.errors import UserError
 from emoscope.evaluation.counterfactual import head_scores
 from emoscope.models.counterfactual import CounterfactualModel, factual_scores
-from emoscope.training.clef_config import ClefOptimConfig
+from emoscope.training.base_module import TaskModule
+from emoscope.training.config import OptimConfig
 
 HEADS = ("factual", "factual_model", "context", "tie")  # see evaluation.counterfactual
 
@@ -36,7 +36,7 @@ def monitor_name(kind: str) -> str:
 MONITOR = monitor_name("single_label")
 
 
-class CounterfactualModule(L.LightningModule):
+class CounterfactualModule(TaskModule):
     """Trains ``network`` on CAER-S (``label``) or EMOTIC (``categories``) item dicts.
 
     loss: a ``CounterfactualLoss`` for a CLEF network, None for a plain one.
@@ -45,13 +45,12 @@ class CounterfactualModule(L.LightningModule):
     3 continuous heads); ``val/vad_mae`` is then logged on the targets' scale.
     """
 
-    def __init__(self, network: nn.Module, loss: nn.Module | None, optim: ClefOptimConfig,
+    def __init__(self, network: nn.Module, loss: nn.Module | None, optim: OptimConfig,
                  num_classes: int, freeze_factual: bool = False, label_smoothing: float = 0.0,
                  config: dict[str, Any] | None = None, card: dict[str, Any] | None = None,
                  kind: str = "single_label", label_names: Sequence[str] | None = None,
                  vad_weight: float = 0.0):
-        super().__init__()
-        self.network, self.loss, self.optim = network, loss, optim
+        super().__init__(network, loss, optim, config, card)
         self.is_clef = isinstance(network, CounterfactualModel)
         if self.is_clef and loss is None:
             raise UserError("a CLEF network needs the clef loss")
@@ -59,7 +58,6 @@ class CounterfactualModule(L.LightningModule):
         if self.freeze_factual:  # Lightning never calls .train() itself: set the mode here
             network.factual.requires_grad_(False).eval()
         self.label_smoothing = label_smoothing
-        self.config, self.card = config or {}, card
         self.kind, self.vad_weight = kind, vad_weight
         self.target_key = "categories" if kind == "multi_label" else "label"
         self.monitor = monitor_name(kind)
@@ -146,15 +144,7 @@ class CounterfactualModule(L.LightningModule):
             metric.reset()
         self.log(self.monitor, self.trainer.callback_metrics[f"val/acc_{main}"], prog_bar=True)
 
-    def configure_optimizers(self):
-        kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-        if self.optim.optimizer not in kinds:
-            raise UserError(f"unknown optimizer '{self.optim.optimizer}'; known: adam, adamw")
-        params = [p for p in self.network.parameters() if p.requires_grad]
-        return kinds[self.optim.optimizer](params, lr=self.optim.lr,
-                                           weight_decay=self.optim.weight_decay)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["emoscope_config"] = self.config
-        if self.card is not None:
-            checkpoint["emoscope_card"] = self.card
+    def optimizer_groups(self) -> list[dict[str, Any]]:
+        """One group: every trainable parameter at ``optim.lr``, all of them decayed."""
+        return [{"params": [p for p in self.network.parameters() if p.requires_grad],
+                 "weight_decay": self.optim.weight_decay}]

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning as L
 import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.models.ensemble import with_mirror_image
+from emoscope.training.base_module import TaskModule
 from emoscope.training.config import DistillConfig, OptimConfig
 from emoscope.training.losses import distillation_loss
 from emoscope.training.mixup import mix_batch
-from emoscope.training.schedules import parameter_groups, with_schedule
 
 
-class ClassifierModule(L.LightningModule):
+class ClassifierModule(TaskModule):
     """Single-label classification with on-device augmentation, MixUp and distillation."""
 
     def __init__(
@@ -35,10 +34,7 @@ class ClassifierModule(L.LightningModule):
         config: dict[str, Any] | None = None,
         card: dict[str, Any] | None = None,
     ):
-        super().__init__()
-        self.network = network
-        self.loss = loss
-        self.optim = optim
+        super().__init__(network, loss, optim, config, card)
         self.transform = transform
         self.num_classes = num_classes
         self.mixup_alpha = mixup_alpha
@@ -46,8 +42,6 @@ class ClassifierModule(L.LightningModule):
         self.teacher_size = teacher_size
         self.distill = distill or DistillConfig()
         self.tta_flip = tta_flip
-        self.config = config or {}
-        self.card = card  # the model card (as a dict), so a .ckpt can be evaluated on its own
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy_flip = MulticlassAccuracy(num_classes, average="micro")
         self.val_macro_f1 = MulticlassF1Score(num_classes, average="macro")
@@ -112,18 +106,8 @@ class ClassifierModule(L.LightningModule):
             self.log("val/accuracy_flip", self.val_accuracy_flip.compute())
             self.val_accuracy_flip.reset()
 
-    def configure_optimizers(self):
-        backbone = getattr(self.network, "backbone", None)
-        groups = parameter_groups(self.network.parameters(),
-                                  backbone.parameters() if backbone is not None else (),
-                                  self.optim)
-        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr)
-        return with_schedule(optimizer, self.optim, self.trainer, "val/accuracy")
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["emoscope_config"] = self.config
-        if self.card is not None:
-            checkpoint["emoscope_card"] = self.card
+        super().on_save_checkpoint(checkpoint)
         if self.teacher is not None:  # the teacher is an input, not part of the trained model
             checkpoint["state_dict"] = {
                 k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("teacher.")

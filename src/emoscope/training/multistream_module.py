@@ -6,20 +6,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from torch import nn
 
 from emoscope.data.emotic.dataset import VadStats
 from emoscope.evaluation.emotic import score_outputs
-from emoscope.training.emotic_config import EmoticOptimConfig
-from emoscope.training.schedules import parameter_groups
+from emoscope.training.base_module import TaskModule
+from emoscope.training.config import OptimConfig
 
 MONITOR = "val/mAP"
 
 
-class MultiStreamModule(L.LightningModule):
+class MultiStreamModule(TaskModule):
     """Trains a ``MultiStreamModel`` on image batches or on cached per-stream features.
 
     A batch is a dict from ``EmoticDataset`` (images per stream) or ``CachedFeatures``
@@ -29,21 +28,19 @@ class MultiStreamModule(L.LightningModule):
     freeze_backbones: backbones get no gradient and stay in eval mode (fixed BatchNorm).
     """
 
-    def __init__(self, network: nn.Module, loss: nn.Module, optim: EmoticOptimConfig,
+    monitor = MONITOR
+    strict_monitor = False
+
+    def __init__(self, network: nn.Module, loss: nn.Module, optim: OptimConfig,
                  category_labels: Sequence[str], vad_stats: VadStats | None = None,
                  freeze_backbones: bool = False, config: dict[str, Any] | None = None,
                  card: dict[str, Any] | None = None):
-        super().__init__()
-        self.network = network
-        self.loss = loss
-        self.optim = optim
+        super().__init__(network, loss, optim, config, card)
         self.category_labels = list(category_labels)
         self.vad_stats = vad_stats
         self.freeze_backbones = freeze_backbones
         if freeze_backbones:
             network.backbones.requires_grad_(False)
-        self.config = config or {}
-        self.card = card  # the model card (as a dict), so a .ckpt can be evaluated on its own
         self.last_report: dict[str, Any] = {}
         self._val: dict[str, list[torch.Tensor]] = {}
 
@@ -100,23 +97,6 @@ class MultiStreamModule(L.LightningModule):
             self.log("val/vad_mae", report["vad_mae"]["mean"])
         self.last_report = report
 
-    def configure_optimizers(self):
-        param_groups = parameter_groups(self.network.parameters(),
-                                        self.network.backbones.parameters(), self.optim)
-        kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-        if self.optim.optimizer not in kinds:
-            from emoscope.errors import UserError
-
-            raise UserError(f"unknown optimizer '{self.optim.optimizer}'; known: adam, adamw")
-        optimizer = kinds[self.optim.optimizer](param_groups, lr=self.optim.lr)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", factor=self.optim.plateau_factor,
-            patience=self.optim.plateau_patience)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": MONITOR, "strict": False}}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["emoscope_config"] = self.config
-        if self.card is not None:
-            checkpoint["emoscope_card"] = self.card
+    def backbone_parameters(self):
+        return self.network.backbones.parameters()
 

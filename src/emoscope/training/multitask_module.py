@@ -6,38 +6,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from torch import nn
 
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.evaluation.affwild2 import challenge_report
+from emoscope.training.base_module import TaskModule
 from emoscope.training.config import OptimConfig
-from emoscope.training.schedules import parameter_groups, with_schedule
 
 MONITOR = "val/score"
 
 
-class MultiTaskModule(L.LightningModule):
+class MultiTaskModule(TaskModule):
     """Batches are ``(uint8 images (N, 3, h, w), expression, valence_arousal, action_units)``
     with the dataset's missing markers; ``loss`` is a ``multitask`` loss (its own parameters,
     e.g. uncertainty weights, are optimised too)."""
+
+    monitor = MONITOR
+    strict_monitor = False
 
     def __init__(self, network: nn.Module, loss: nn.Module, optim: OptimConfig,
                  transform: FaceBatchTransform, expression_labels: Sequence[str],
                  au_labels: Sequence[str], au_threshold: float = 0.5,
                  config: dict[str, Any] | None = None, card: dict[str, Any] | None = None):
-        super().__init__()
-        self.network = network
-        self.loss = loss
-        self.optim = optim
+        super().__init__(network, loss, optim, config, card)
         self.transform = transform
         self.expression_labels = list(expression_labels)
         self.au_labels = list(au_labels)
         self.au_threshold = au_threshold
-        self.config = config or {}
-        self.card = card
         self.last_report: dict[str, Any] = {}
         self._val: dict[str, list[torch.Tensor]] = {}
 
@@ -92,15 +89,5 @@ class MultiTaskModule(L.LightningModule):
                 self.log(f"val/{key}", float(va[key]))
         self.last_report = report
 
-    def configure_optimizers(self):
-        backbone = getattr(self.network, "backbone", None)
-        groups = parameter_groups([*self.network.parameters(), *self.loss.parameters()],
-                                  backbone.parameters() if backbone is not None else (),
-                                  self.optim)
-        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr)
-        return with_schedule(optimizer, self.optim, self.trainer, MONITOR, strict=False)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["emoscope_config"] = self.config
-        if self.card is not None:
-            checkpoint["emoscope_card"] = self.card
+    def trainable_parameters(self):
+        return [*self.network.parameters(), *self.loss.parameters()]

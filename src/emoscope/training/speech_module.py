@@ -14,10 +14,10 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score, M
 from emoscope.data.audio import AudioFrontEnd, fit_frames
 from emoscope.data.audio_augment import check_speed_spread, random_speed, speed_perturb
 from emoscope.data.speech_arrays import SpeechArrays
+from emoscope.training.base_module import TaskModule
 from emoscope.training.config import OptimConfig
 from emoscope.training.data_module import training_loader
 from emoscope.training.mixup import mix_batch
-from emoscope.training.schedules import parameter_groups, with_schedule
 from emoscope.training.speech_teacher import TeacherTargets
 
 
@@ -94,17 +94,17 @@ class SpeechDataModule(L.LightningDataModule):
         return DataLoader(self.val_set, self.eval_batch_size, shuffle=False)
 
 
-class SpeechModule(L.LightningModule):
+class SpeechModule(TaskModule):
     """Single-label speech classification: loss and optimiser settings passed in; logs
     val/accuracy, val/uar (unweighted average recall) and val/macro_f1."""
+
+    monitor = "val/uar"
 
     def __init__(self, network: nn.Module, loss: nn.Module, optim: OptimConfig,
                  num_classes: int, mixup_alpha: float = 0.0,
                  config: dict[str, Any] | None = None, card: dict[str, Any] | None = None):
-        super().__init__()
-        self.network, self.loss, self.optim = network, loss, optim
+        super().__init__(network, loss, optim, config, card)
         self.num_classes, self.mixup_alpha = num_classes, mixup_alpha
-        self.config, self.card = config or {}, card
         seed = int((config or {}).get("trainer", {}).get("seed", 0))
         self._mix_rng = np.random.default_rng(seed)  # MixUp weights reproducible per run
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
@@ -141,15 +141,3 @@ class SpeechModule(L.LightningModule):
         for metric in (self.val_accuracy, self.val_uar, self.val_macro_f1):
             metric.reset()
 
-    def configure_optimizers(self):
-        backbone = getattr(self.network, "backbone", None)  # optim.backbone_lr_mult applies
-        groups = parameter_groups(self.network.parameters(),
-                                  backbone.parameters() if backbone is not None else (),
-                                  self.optim)
-        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr)
-        return with_schedule(optimizer, self.optim, self.trainer, "val/uar")
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["emoscope_config"] = self.config
-        if self.card is not None:
-            checkpoint["emoscope_card"] = self.card
