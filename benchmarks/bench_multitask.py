@@ -29,7 +29,7 @@ def _save_multitask(folder: Path, size: int, seed: int = 0) -> Path:
 
     from emoscope.labels import AFFWILD2_ACTION_UNITS, AFFWILD2_EXPRESSIONS
     from emoscope.models.backbones import backbone_preprocessing
-    from emoscope.models.checkpoint import ModelCard, save_model
+    from emoscope.models.files.checkpoint import ModelCard, save_model
     from emoscope.models.multitask import OUTPUTS, MultiTaskFaceModel
 
     torch.manual_seed(seed)

@@ -118,7 +118,7 @@ def _fer_peer(video: Path, python: str | None) -> tuple[float, int] | str:
 def _model_note(model: str | None) -> tuple[str | None, str]:
     """The model to time: the given/shipped one, else an untrained stand-in of the same size."""
     from emoscope.errors import UserError
-    from emoscope.models import zoo
+    from emoscope.models.files import zoo
 
     try:
         _, card = zoo.load(model)
@@ -133,8 +133,8 @@ def _model_note(model: str | None) -> tuple[str | None, str]:
 def _stand_in() -> str:
     from emoscope.labels import FER2013_LABELS
     from emoscope.models.backbones import backbone_preprocessing
-    from emoscope.models.checkpoint import ModelCard, save_model
     from emoscope.models.classifier import ImageClassifier
+    from emoscope.models.files.checkpoint import ModelCard, save_model
 
     kwargs = {"backbone": "tf_efficientnet_lite0", "num_classes": 7}
     model = ImageClassifier(**kwargs)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.fer2013 import load_fer2013
-from emoscope.models import zoo
+from emoscope.models.files import zoo
 from emoscope.models.model_inputs import model_channels_tensor
 
 SHIFTS = ((3, 0), (-3, 0), (0, 3), (0, -3))

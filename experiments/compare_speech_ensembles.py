@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from emoscope.evaluation.speech import card_frames, predict_speech
-from emoscope.models import zoo
-from emoscope.models.checkpoint import load_model
+from emoscope.models.files import zoo
+from emoscope.models.files.checkpoint import load_model
 from emoscope.registry import DATASETS
 
 

@@ -23,8 +23,8 @@ import torch
 
 from emoscope.data.audio import fit_frames
 from emoscope.evaluation.speech import card_frames, predict_speech
-from emoscope.models import zoo
-from emoscope.models.checkpoint import load_model
+from emoscope.models.files import zoo
+from emoscope.models.files.checkpoint import load_model
 from emoscope.registry import DATASETS
 from emoscope.utils.files import atomic_path
 

@@ -31,9 +31,9 @@ import yaml
 from card_notes import merge_notes
 
 from emoscope.evaluation.evaluate import evaluate_model
-from emoscope.models.checkpoint import ModelCard, load_model, read_card, save_model
-from emoscope.models.weight_storage import PRECISIONS, compress, expand
-from emoscope.models.zoo import WEIGHTS_DIR
+from emoscope.models.files.checkpoint import ModelCard, load_model, read_card, save_model
+from emoscope.models.files.weight_storage import PRECISIONS, compress, expand
+from emoscope.models.files.zoo import WEIGHTS_DIR
 from emoscope.study.pipeline_protocol import evaluate_pipeline
 
 DATASET_NOTES = {

@@ -20,8 +20,8 @@ import torch
 from card_notes import merge_notes
 
 from emoscope.evaluation.speech import evaluate_speech_arrays
-from emoscope.models.checkpoint import load_model, save_model
-from emoscope.models.weight_storage import PRECISIONS, compress, expand
+from emoscope.models.files.checkpoint import load_model, save_model
+from emoscope.models.files.weight_storage import PRECISIONS, compress, expand
 from emoscope.registry import DATASETS
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "emoscope" / "weights"

@@ -24,8 +24,8 @@ def _save_tiny_model(folder: Path, valence_arousal: bool = False) -> Path:
 
     from emoscope.labels import FER2013_LABELS
     from emoscope.models.backbones import backbone_preprocessing
-    from emoscope.models.checkpoint import ModelCard, save_model
     from emoscope.models.classifier import ImageClassifier
+    from emoscope.models.files.checkpoint import ModelCard, save_model
 
     torch.manual_seed(0)
     kwargs = {"backbone": "mobilenetv3_small_100", "num_classes": 7,
@@ -94,7 +94,7 @@ def bar_oracle_path(tmp_path_factory) -> Path:
     """A saved model that predicts the drawn class bar exactly (48x48 grey, FER2013 labels)."""
     from emoscope.labels import FER2013_LABELS
     from emoscope.models.backbones import Preprocessing
-    from emoscope.models.checkpoint import ModelCard, save_model
+    from emoscope.models.files.checkpoint import ModelCard, save_model
 
     model = tiny_components.BarOracle()
     card = ModelCard(

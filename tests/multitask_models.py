@@ -8,7 +8,7 @@ import torch
 
 from emoscope.labels import AFFWILD2_ACTION_UNITS, AFFWILD2_EXPRESSIONS
 from emoscope.models.backbones import Preprocessing
-from emoscope.models.checkpoint import ModelCard, save_model
+from emoscope.models.files.checkpoint import ModelCard, save_model
 from emoscope.models.multitask import OUTPUTS, MultiTaskFaceModel
 
 KWARGS = {"backbone": "tiny_cnn_test", "num_heads": 4, "hidden_dim": 16}

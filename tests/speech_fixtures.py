@@ -126,7 +126,7 @@ def speech_card(name: str, architecture: str, kwargs: dict, frames: int = 101):
     from emoscope.data.audio import AudioFrontEnd
     from emoscope.labels import RAVDESS_LABELS
     from emoscope.models.backbones import Preprocessing
-    from emoscope.models.checkpoint import ModelCard
+    from emoscope.models.files.checkpoint import ModelCard
 
     return ModelCard(name=name, architecture=architecture, architecture_kwargs=kwargs,
                      label_space=RAVDESS_LABELS, task="speech_emotion",
@@ -138,7 +138,7 @@ def save_tiny_speech_model(folder: Path) -> Path:
     """An untrained two-layer speech CNN saved as ``folder/tiny_speech`` (seeded)."""
     import torch
 
-    from emoscope.models.checkpoint import save_model
+    from emoscope.models.files.checkpoint import save_model
     from emoscope.models.speech import SpeechCNN
 
     torch.manual_seed(0)

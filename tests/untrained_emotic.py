@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from emoscope.config import merge_config
-from emoscope.models.checkpoint import save_model
+from emoscope.models.files.checkpoint import save_model
 from emoscope.training.emotic_config import EmoticConfig
 from emoscope.training.train_emotic import _card, build_emotic_network, load_emotic_splits
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from cli_runner import run_cli
-from emoscope.models.onnx_export import weights_digest
-from emoscope.models.zoo import WEIGHTS_DIR
+from emoscope.models.files.onnx_export import weights_digest
+from emoscope.models.files.zoo import WEIGHTS_DIR
 from synthetic_faces import write_fer2013_folders
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -67,7 +67,7 @@ def test_export_a_training_checkpoint(monkeypatch, capsys, tmp_path, bar_oracle_
     import torch
 
     from emoscope.inference.onnx_backend import load_onnx
-    from emoscope.models.checkpoint import load_model
+    from emoscope.models.files.checkpoint import load_model
 
     model, card = load_model(bar_oracle_path)
     ckpt = tmp_path / "checkpoints" / "best.ckpt"

@@ -94,7 +94,7 @@ def test_pipeline_protocol_on_real_faces(monkeypatch, capsys, tmp_path, shared_d
 
 def test_models_lists_registered_and_pipeline_scores(monkeypatch, capsys):
     """The default face model's card carries both numbers and ``emoscope models`` prints them."""
-    from emoscope.models.zoo import shipped_cards
+    from emoscope.models.files.zoo import shipped_cards
 
     card = next(c for c in shipped_cards() if c.name == "fer2013-lite0")
     keys = ("fer2013_publictest_accuracy", "fer2013_publictest_pipeline_accuracy",

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from emoscope.cli.main import app
-from emoscope.models.zoo import WEIGHTS_DIR
+from emoscope.models.files.zoo import WEIGHTS_DIR
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from tests.speech_fixtures import write_ravdess
 
 from emoscope.data.audio import AudioFrontEnd
 from emoscope.labels import RAVDESS_LABELS
-from emoscope.models.checkpoint import ModelCard, save_model
+from emoscope.models.files.checkpoint import ModelCard, save_model
 from emoscope.models.preprocessing import Preprocessing
 from emoscope.models.speech_ge2e import SpeechGE2E
 

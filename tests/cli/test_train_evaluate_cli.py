@@ -124,8 +124,8 @@ def test_train_then_evaluate_the_run(monkeypatch, capsys, tmp_path):
 
 def test_evaluate_defaults_to_the_shipped_model(monkeypatch, capsys, tmp_path, bar_oracle_path,
                                                 known_answer_fer):
-    from emoscope.models import zoo
-    from emoscope.models.checkpoint import load_model, save_model
+    from emoscope.models.files import zoo
+    from emoscope.models.files.checkpoint import load_model, save_model
 
     model, card = load_model(bar_oracle_path)
     card.name = zoo.DEFAULT_FOR_TASK["face_expression"]

@@ -6,7 +6,7 @@ import pytest
 
 from emoscope.data.fer2013 import load_fer2013, load_ferplus
 from emoscope.labels import FER2013_LABELS, FERPLUS_LABELS
-from emoscope.models.zoo import WEIGHTS_DIR
+from emoscope.models.files.zoo import WEIGHTS_DIR
 
 pytestmark = pytest.mark.shared_data
 
@@ -57,7 +57,7 @@ def test_ferplus_labels_on_the_jpegs(shared_data, fer2013_root):
                     reason="the shipped model is not in src/emoscope/weights yet")
 def test_shipped_model_scores_what_its_card_says(fer2013_root):
     from emoscope.evaluation.evaluate import evaluate_model
-    from emoscope.models.checkpoint import read_card
+    from emoscope.models.files.checkpoint import read_card
 
     report = evaluate_model(None, "fer2013", fer2013_root, "test", batch_size=512)
     assert report["n"] == 3589

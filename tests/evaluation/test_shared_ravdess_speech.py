@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from emoscope.data.ravdess import select_clips
-from emoscope.models.zoo import DEFAULT_FOR_TASK, resolve_model_path
+from emoscope.models.files.zoo import DEFAULT_FOR_TASK, resolve_model_path
 
 ENSEMBLE = "ravdess-speech-lite0ge2e"  # trained on actors 01-16, scored on 17-20
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
@@ -30,7 +30,7 @@ def test_real_ravdess_layout(ravdess_root):
 
 def test_shipped_speech_model_reproduces_its_card(ravdess_root, one_torch_thread):
     from emoscope.evaluation.speech import evaluate_speech_model
-    from emoscope.models.checkpoint import read_card
+    from emoscope.models.files.checkpoint import read_card
 
     card = read_card(resolve_model_path(ENSEMBLE, "speech_emotion"))
     assert card.task == "speech_emotion" and card.label_space.num_classes == 8
@@ -58,7 +58,7 @@ def test_shipped_speech_model_scores_the_same_in_onnx_runtime(ravdess_root, one_
 def test_default_speech_model_reproduces_its_cross_validation(ravdess_root):
     """The default's recipe retrained on each actor fold gives the CV scores of its card."""
     from emoscope.evaluation.speech_cv import cross_validate_model
-    from emoscope.models.checkpoint import read_card
+    from emoscope.models.files.checkpoint import read_card
 
     name = DEFAULT_FOR_TASK["speech_emotion"]
     card = read_card(resolve_model_path(name, "speech_emotion"))

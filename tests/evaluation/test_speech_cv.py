@@ -14,7 +14,7 @@ from emoscope.evaluation.speech_cv import (
     model_recipe,
     seven_class,
 )
-from emoscope.models.checkpoint import ModelCard
+from emoscope.models.files.checkpoint import ModelCard
 from emoscope.models.speech_linear import LinearRecipe, speaker_standardise
 
 

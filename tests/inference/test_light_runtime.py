@@ -74,8 +74,8 @@ def test_analysis_imports_no_training_stack(tmp_path, media):
 
 
 def test_shipped_models_load_on_onnx_runtime_by_default():
-    from emoscope.models.loading import load_for_inference
-    from emoscope.models.zoo import shipped_cards
+    from emoscope.models.files.loading import load_for_inference
+    from emoscope.models.files.zoo import shipped_cards
 
     for card in shipped_cards():
         loaded = load_for_inference(card.name, card.task)
@@ -102,7 +102,7 @@ def _generated_inputs(card, seed: int = 0) -> list[np.ndarray]:
 @pytest.mark.parametrize("name", ["fer2013-lite0", "ravdess-speech-cnn", "ravdess-speech-ge2e",
                                   "ravdess-speech-lite0", "ravdess-speech-lite0ge2e"])
 def test_shipped_model_parity_on_generated_inputs(name, record_property):
-    from emoscope.models.loading import load_for_inference, predict_softmax
+    from emoscope.models.files.loading import load_for_inference, predict_softmax
 
     onnx = load_for_inference(name, "speech_emotion" if "speech" in name else "face_expression")
     torch_model = load_for_inference(name, onnx.card.task, runtime="torch")
@@ -168,7 +168,7 @@ def test_shipped_speech_model_parity_on_real_clips(name, shared_data, record_pro
 
 
 def test_without_torch_a_model_without_graph_names_the_extra(monkeypatch, tiny_model_path):
-    from emoscope.models import loading
+    from emoscope.models.files import loading
 
     monkeypatch.setattr(loading, "torch_available", lambda: False)
     with pytest.raises(UserError, match=r"pip install 'emoscope\[train\]'"):

@@ -16,8 +16,8 @@ from emoscope.evaluation.evaluate import evaluate_model
 from emoscope.inference.analyze import AnalyzeOptions, run_analysis
 from emoscope.inference.onnx_backend import load_onnx
 from emoscope.inference.writers import read_table
-from emoscope.models.checkpoint import load_model, save_model
-from emoscope.models.onnx_export import export_onnx
+from emoscope.models.files.checkpoint import load_model, save_model
+from emoscope.models.files.onnx_export import export_onnx
 from synthetic_faces import write_fer2013_folders
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -116,7 +116,7 @@ def test_unknown_runtime_is_a_user_error(photo, tiny_model_path):
 def test_shipped_model_parity_on_real_fer2013_faces(shared_data, record_property):
     """The shipped model on 256 real PublicTest faces: ONNX Runtime agrees with PyTorch."""
     from emoscope.evaluation.evaluate import predict_probabilities
-    from emoscope.models import zoo
+    from emoscope.models.files import zoo
 
     root = shared_data / "fer2013" / "test"
     files = sorted(root.glob("*/*.jpg"))[::14][:256]

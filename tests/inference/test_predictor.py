@@ -9,7 +9,7 @@ import torch
 from emoscope.errors import UserError
 from emoscope.inference.detectors import FaceBox
 from emoscope.inference.predictor import FacePredictor, face_crop, prepare_crop, resolve_device
-from emoscope.models.checkpoint import load_model
+from emoscope.models.files.checkpoint import load_model
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from emoscope.data.audio import load_audio
 from emoscope.errors import UserError
 from emoscope.inference.av_fusion import label_map, late_fusion
 from emoscope.labels import FER2013_LABELS, RAVDESS_LABELS
-from emoscope.models.checkpoint import save_model
+from emoscope.models.files.checkpoint import save_model
 from speech_fixtures import (
     emotion_tone,
     save_tiny_speech_model,

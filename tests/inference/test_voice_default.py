@@ -11,9 +11,9 @@ import soundfile as sf
 from tests.cli_runner import run_cli
 from tests.speech_fixtures import write_av_clip
 
-from emoscope.models.loading import load_for_inference
+from emoscope.models.files.loading import load_for_inference
+from emoscope.models.files.zoo import DEFAULT_FOR_TASK
 from emoscope.models.speech_linear import LinearSpeechModel
-from emoscope.models.zoo import DEFAULT_FOR_TASK
 
 pytest.importorskip("opensmile")
 RATE = 16000

@@ -12,7 +12,8 @@ import torch
 from emoscope.errors import UserError
 from emoscope.labels import FER2013_LABELS
 from emoscope.models.backbones import backbone_preprocessing
-from emoscope.models.checkpoint import (
+from emoscope.models.classifier import ImageClassifier
+from emoscope.models.files.checkpoint import (
     MAX_INPUT_SIDE,
     ModelCard,
     load_model,
@@ -20,8 +21,7 @@ from emoscope.models.checkpoint import (
     read_card,
     save_model,
 )
-from emoscope.models.classifier import ImageClassifier
-from emoscope.models.zoo import resolve_model_path
+from emoscope.models.files.zoo import resolve_model_path
 
 KWARGS = {"backbone": "tiny_cnn_test", "num_classes": 7, "dropout": 0.0}
 
@@ -60,7 +60,7 @@ def test_input_size_beyond_bounds_is_refused_before_anything_is_built(saved, siz
     def no_build(*_args, **_kwargs):
         raise AssertionError("the network was built from a card that should be refused")
 
-    monkeypatch.setattr("emoscope.models.checkpoint.build_from_card", no_build)
+    monkeypatch.setattr("emoscope.models.files.checkpoint.build_from_card", no_build)
     message = _one_line_error(saved, "preprocessing.input_size")
     assert str(size).replace("'", "") in message.replace("'", "")
 
@@ -142,7 +142,7 @@ def test_card_asking_for_larger_tensors_than_its_weights_fails_before_allocation
                                                                                  monkeypatch):
     """in_chans 100000 would make a 100000-channel stem: the card's network is built on the
     meta device and compared with the weights' header; nothing is built in memory."""
-    import emoscope.models.checkpoint as checkpoint
+    import emoscope.models.files.checkpoint as checkpoint
 
     _edit(saved, lambda d: d["architecture"]["kwargs"].__setitem__("in_chans", 100_000))
     built_on = []

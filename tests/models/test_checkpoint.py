@@ -12,15 +12,15 @@ from safetensors.torch import save_file
 from emoscope.errors import UserError
 from emoscope.labels import FER2013_LABELS
 from emoscope.models.backbones import backbone_preprocessing
-from emoscope.models.checkpoint import (
+from emoscope.models.classifier import ImageClassifier
+from emoscope.models.files.checkpoint import (
     ModelCard,
     load_model,
     load_training_checkpoint,
     read_card,
     save_model,
 )
-from emoscope.models.classifier import ImageClassifier
-from emoscope.models.zoo import resolve_model_path
+from emoscope.models.files.zoo import resolve_model_path
 
 KWARGS = {"backbone": "tiny_cnn_test", "num_classes": 7, "dropout": 0.0}
 

@@ -13,7 +13,6 @@ from torch import nn
 
 from emoscope.errors import UserError
 from emoscope.evaluation.multilabel import mean_average_precision
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.counterfactual import (
     CounterfactualModel,
     causal_effects,
@@ -21,6 +20,7 @@ from emoscope.models.counterfactual import (
     log1mexp,
     soft_clamp,
 )
+from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
 from emoscope.training.losses_counterfactual import CounterfactualLoss, kl_to_counterfactual
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

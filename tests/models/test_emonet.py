@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_dual_heads_shapes_and_ranges():
-    from emoscope.models.checkpoint import build_from_card
+    from emoscope.models.files.checkpoint import build_from_card
     from emoscope.models.multistream import multistream_card
     from emoscope.registry import MODELS
 

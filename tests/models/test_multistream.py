@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import load_model, save_model
+from emoscope.models.files.checkpoint import load_model, save_model
 from emoscope.models.multistream import (
     REFERENCE_LOSS,
     MultiStreamModel,

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import load_model
 from emoscope.models.ensemble import EnsembleModel, build_ensemble, save_ensemble
+from emoscope.models.files.checkpoint import load_model
 from emoscope.models.multitask import OUTPUTS, MultiTaskFaceModel
 from multitask_models import KWARGS, save_multitask
 

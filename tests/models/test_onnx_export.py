@@ -12,15 +12,15 @@ import torch
 
 from emoscope.errors import UserError
 from emoscope.inference.onnx_backend import OnnxModel, load_onnx
-from emoscope.models.checkpoint import load_model, read_card
-from emoscope.models.multistream import MultiStreamModel, multistream_card
-from emoscope.models.onnx_export import (
+from emoscope.models.files.checkpoint import load_model, read_card
+from emoscope.models.files.onnx_export import (
     example_inputs,
     export_onnx,
     input_specs,
     make_session,
     weights_digest,
 )
+from emoscope.models.multistream import MultiStreamModel, multistream_card
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

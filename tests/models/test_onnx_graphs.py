@@ -8,10 +8,10 @@ import logging
 import numpy as np
 import torch
 
-from emoscope.models.checkpoint import load_model, save_model
-from emoscope.models.loading import load_for_inference, predict_softmax
-from emoscope.models.onnx_graphs import write_shared_graph
-from emoscope.models.onnx_runtime import LAYOUT_KEY
+from emoscope.models.files.checkpoint import load_model, save_model
+from emoscope.models.files.loading import load_for_inference, predict_softmax
+from emoscope.models.files.onnx_graphs import write_shared_graph
+from emoscope.models.files.onnx_runtime import LAYOUT_KEY
 
 
 def test_float16_model_graph_reads_its_weights_from_safetensors(tmp_path, tiny_va_model_path):

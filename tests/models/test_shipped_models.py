@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from safetensors import safe_open
 
-from emoscope.models.zoo import DEFAULT_FOR_TASK, WEIGHTS_DIR, shipped_cards, shipped_names
+from emoscope.models.files.zoo import DEFAULT_FOR_TASK, WEIGHTS_DIR, shipped_cards, shipped_names
 
 MAX_BYTES = 25_000_000  # the issues' limit for one shipped model
 

@@ -14,8 +14,8 @@ from cli_runner import run_cli
 from emoscope.errors import UserError
 from emoscope.labels import FER2013_LABELS, RAVDESS_LABELS
 from emoscope.models.backbones import Preprocessing
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.classifier import ImageClassifier
+from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.model_inputs import model_input_batches
 from emoscope.models.soup import average_weights, recalibrate_batchnorm, save_soup
 from synthetic_faces import write_fer2013_folders

@@ -13,8 +13,8 @@ from emoscope.errors import UserError
 from emoscope.evaluation.speech import evaluate_speech_arrays
 from emoscope.labels import RAVDESS_LABELS
 from emoscope.models.backbones import Preprocessing
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.ensemble import build_ensemble, save_ensemble
+from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.speech import SpeechCNN
 
 KWARGS = {"num_classes": 8, "n_mels": 16, "channels": [8, 8]}

@@ -141,8 +141,8 @@ def test_ensemble_with_a_cnn_averages_probabilities(tmp_path, one_torch_thread):
     """Different architectures on one front end ensemble; nesting averages per level."""
     from emoscope.labels import RAVDESS_LABELS
     from emoscope.models.backbones import Preprocessing
-    from emoscope.models.checkpoint import ModelCard, load_model, save_model
     from emoscope.models.ensemble import save_ensemble
+    from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
     from emoscope.models.speech import SpeechCNN
 
     torch.manual_seed(0)
@@ -171,8 +171,8 @@ def test_onnx_export_matches_pytorch_on_any_length(one_torch_thread):
     pytest.importorskip("onnxruntime")
     from emoscope.labels import RAVDESS_LABELS
     from emoscope.models.backbones import Preprocessing
-    from emoscope.models.checkpoint import ModelCard
-    from emoscope.models.onnx_export import make_session, onnx_bytes, parity
+    from emoscope.models.files.checkpoint import ModelCard
+    from emoscope.models.files.onnx_export import make_session, onnx_bytes, parity
 
     torch.manual_seed(0)
     model = SpeechGE2E(num_classes=8, front_end=FRONT).eval()

@@ -66,8 +66,8 @@ def _clip(pitch: float) -> tuple[np.ndarray, np.ndarray]:
 
 def test_model_file_round_trip_through_the_loader(tmp_path):
     from emoscope.labels import RAVDESS_LABELS
-    from emoscope.models.checkpoint import ModelCard
-    from emoscope.models.loading import load_for_inference, predict_softmax
+    from emoscope.models.files.checkpoint import ModelCard
+    from emoscope.models.files.loading import load_for_inference, predict_softmax
     from emoscope.models.preprocessing import Preprocessing
     from emoscope.training.speech_linear_fit import save_linear_model
 

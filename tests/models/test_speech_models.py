@@ -100,7 +100,7 @@ def test_pretrained_speech_timm_round_trips_through_its_card(tmp_path, one_torch
     from emoscope.data.audio import AudioFrontEnd
     from emoscope.labels import RAVDESS_LABELS
     from emoscope.models.backbones import Preprocessing
-    from emoscope.models.checkpoint import ModelCard, load_model, save_model
+    from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
 
     kwargs = {"num_classes": 8, "backbone": "tf_efficientnet_lite0"}
     model = SpeechTimm(pretrained="offline", **kwargs).eval()

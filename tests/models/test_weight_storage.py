@@ -12,9 +12,9 @@ from cli_runner import run_cli
 from emoscope.errors import UserError
 from emoscope.labels import RAVDESS_LABELS
 from emoscope.models.backbones import Preprocessing
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.files.weight_storage import compress, expand
 from emoscope.models.speech import SpeechCNN
-from emoscope.models.weight_storage import compress, expand
 
 KWARGS = {"num_classes": 8, "n_mels": 16, "channels": [128, 256]}
 

@@ -17,7 +17,7 @@ def tiny_speech_path(tmp_path_factory):
     from emoscope.data.audio import AudioFrontEnd
     from emoscope.labels import RAVDESS_LABELS
     from emoscope.models.backbones import Preprocessing
-    from emoscope.models.checkpoint import ModelCard, save_model
+    from emoscope.models.files.checkpoint import ModelCard, save_model
     from emoscope.models.speech import SpeechCNN
 
     torch.manual_seed(0)

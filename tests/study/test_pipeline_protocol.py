@@ -79,7 +79,7 @@ def margin_free_oracle(tmp_path):
     import tiny_components
     from emoscope.labels import FER2013_LABELS
     from emoscope.models.backbones import Preprocessing
-    from emoscope.models.checkpoint import ModelCard, save_model
+    from emoscope.models.files.checkpoint import ModelCard, save_model
 
     card = ModelCard(
         name="bar-oracle-0", architecture="bar_oracle_test", architecture_kwargs={},

@@ -55,7 +55,7 @@ def test_probe_on_tones_exports_a_model_scoring_what_sklearn_predicts(tmp_path,
 
     from emoscope.config import merge_config
     from emoscope.evaluation.speech import evaluate_speech_arrays
-    from emoscope.models.checkpoint import load_model
+    from emoscope.models.files.checkpoint import load_model
     from emoscope.training.speech_config import SpeechTrainConfig
     from emoscope.training.speech_probe import clip_features
     from emoscope.training.speech_train import load_speech_split, train_speech

@@ -58,7 +58,7 @@ def test_repo_yaml_is_a_speech_config():
 
 
 def test_tone_pitch_is_learned_on_unseen_speakers(trained):
-    from emoscope.models.checkpoint import load_model
+    from emoscope.models.files.checkpoint import load_model
 
     _, _, result = trained
     assert result.metrics["val/accuracy"] >= 0.8  # chance: 1/8 (speaker 3 never trained on)

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from emoscope.config import merge_config
 from emoscope.data.caer_s import load_caer_s
 from emoscope.data.caer_shortcut import write_shortcut_caer
-from emoscope.models.checkpoint import load_model
 from emoscope.models.counterfactual import CounterfactualModel
+from emoscope.models.files.checkpoint import load_model
 from emoscope.training.clef_config import ClefConfig
 from emoscope.training.losses_counterfactual import CounterfactualLoss
 from emoscope.training.train_clef import train_clef

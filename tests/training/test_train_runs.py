@@ -11,7 +11,7 @@ import torch
 
 from emoscope.config import merge_config
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import load_model
+from emoscope.models.files.checkpoint import load_model
 from emoscope.training.config import TrainConfig
 from emoscope.training.train import train
 from synthetic_faces import write_fer2013_folders

@@ -15,7 +15,7 @@ def check_model_names(options) -> None:
     read: a misspelt --voice-model fails at once, also when no input has sound."""
     if not (options.voice and options.voice_model) and not options.av_model:
         return
-    from emoscope.models.zoo import resolve_model_path
+    from emoscope.models.files.zoo import resolve_model_path
 
     if options.voice and options.voice_model:
         resolve_model_path(options.voice_model, "speech_emotion")

@@ -1,4 +1,4 @@
-"""``emoscope export MODEL --onnx``: a thin wrapper over ``models/onnx_export.py``."""
+"""``emoscope export MODEL --onnx``: a thin wrapper over ``models/files/onnx_export.py``."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ def register(app: typer.Typer) -> None:
         """
         if not onnx:
             raise UserError("choose an export format: --onnx")
-        from emoscope.models.checkpoint import load_model
-        from emoscope.models.onnx_export import export_onnx
-        from emoscope.models.zoo import resolve_model_path
+        from emoscope.models.files.checkpoint import load_model
+        from emoscope.models.files.onnx_export import export_onnx
+        from emoscope.models.files.zoo import resolve_model_path
 
         resolved = resolve_model_path(model, task)
         network, card = load_model(resolved)

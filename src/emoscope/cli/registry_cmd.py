@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"unknown kind '{kind}'; known kinds: {', '.join(ALL_REGISTRIES)}")
         names = ALL_REGISTRIES[kind].names()
         if kind == "models":
-            from emoscope.models.zoo import shipped_names
+            from emoscope.models.files.zoo import shipped_names
 
             names = sorted(set(names) | set(shipped_names()))
         for name in names:
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models() -> None:
         """The shipped models with their measured scores."""
-        from emoscope.models.zoo import shipped_cards
+        from emoscope.models.files.zoo import shipped_cards
 
         for card in shipped_cards():
             size = "x".join(str(s) for s in card.preprocessing.input_size[1:])

@@ -69,8 +69,8 @@ def evaluate_speech_command(model: str | None, dataset: str, root: Path, split: 
 def _is_face_model(model: str | None) -> bool:
     if model is None:
         return False
-    from emoscope.models.checkpoint import read_card
-    from emoscope.models.zoo import resolve_model_path
+    from emoscope.models.files.checkpoint import read_card
+    from emoscope.models.files.zoo import resolve_model_path
 
     path = resolve_model_path(model, "speech_emotion")
     if path.suffix == ".ckpt":

@@ -21,7 +21,7 @@ def check_report_path(json_path: Path | None) -> None:
         return
     import json
 
-    from emoscope.models.checkpoint import CARD_FORMAT
+    from emoscope.models.files.checkpoint import CARD_FORMAT
 
     try:
         existing = json.loads(json_path.read_text())

@@ -199,7 +199,7 @@ def _decoded_size(card) -> int:
     except (ValueError, KeyError, TypeError):
         members = card.architecture_kwargs.get("members") or []
         if members:  # an ensemble: its first member's recipe
-            from emoscope.models.checkpoint import ModelCard
+            from emoscope.models.files.checkpoint import ModelCard
 
             return _decoded_size(ModelCard.from_dict(members[0]))
         return 112

@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from emoscope.errors import UserError
 from emoscope.evaluation.metrics import classification_report
-from emoscope.models.checkpoint import ModelCard
 from emoscope.models.counterfactual import CounterfactualModel, factual_scores
+from emoscope.models.files.checkpoint import ModelCard
 
 log = logging.getLogger(__name__)
 

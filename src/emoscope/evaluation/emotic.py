@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from emoscope.data.emotic.dataset import EmoticDataset, VadStats
 from emoscope.errors import UserError
 from emoscope.evaluation.multilabel import mean_average_precision, vad_mae
-from emoscope.models.checkpoint import ModelCard
+from emoscope.models.files.checkpoint import ModelCard
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from emoscope.errors import UserError
 from emoscope.evaluation.calibration import dataset_ece
 from emoscope.evaluation.metrics import classification_report
 from emoscope.labels import canonical_label
-from emoscope.models.checkpoint import ModelCard
+from emoscope.models.files.checkpoint import ModelCard
 from emoscope.models.model_inputs import model_input_arrays, model_input_batches
 from emoscope.utils.files import atomic_write_json
 
@@ -48,7 +48,7 @@ def predict_probabilities(
 ) -> np.ndarray:
     """Softmax scores (N, model classes); with ``tta_flip`` the mean over the image and its
     mirror image. ``model``: a PyTorch module or an ``OnnxModel`` (no torch needed)."""
-    from emoscope.models.onnx_runtime import OnnxModel, softmax
+    from emoscope.models.files.onnx_runtime import OnnxModel, softmax
 
     if isinstance(model, OnnxModel):
         outputs = []
@@ -124,7 +124,7 @@ def resolve_model(model: ModelArg, task: str = "face_expression",
     if isinstance(model, tuple):
         network, card = model
         return network, card, card.name
-    from emoscope.models.loading import load_for_inference
+    from emoscope.models.files.loading import load_for_inference
 
     loaded = load_for_inference(model, task, runtime, str(device))
     if loaded.runtime == "onnx":
@@ -179,7 +179,7 @@ def evaluate_model(
                         "single-label classification")
     log.info("evaluating %s on %s %s (%d faces)", card.name, dataset, split, len(arrays))
     report = evaluate_arrays(network, card, arrays, batch_size, device, tta_flip)
-    from emoscope.models.onnx_runtime import OnnxModel
+    from emoscope.models.files.onnx_runtime import OnnxModel
 
     report.update(model_path=source, dataset=dataset, root=str(root), split=split,
                   runtime="onnx" if isinstance(network, OnnxModel) else "torch")

@@ -14,7 +14,7 @@ from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
 from emoscope.evaluation.metrics import classification_report
 from emoscope.labels import label_map
-from emoscope.models.checkpoint import ModelCard
+from emoscope.models.files.checkpoint import ModelCard
 
 
 def merge_matrix(model_labels: Sequence[str], dataset_labels: Sequence[str]) -> np.ndarray:
@@ -39,7 +39,7 @@ def predict_speech(model: Any, spectrograms: Sequence[np.ndarray], batch_size: i
     """Softmax scores (N, model classes) of equally long log-mel spectrograms, on any runtime
     (PyTorch, ONNX Runtime, or a numpy ``speech_linear`` model, which may also read the
     waveforms ``waves`` the spectrograms came from)."""
-    from emoscope.models.loading import predict_softmax
+    from emoscope.models.files.loading import predict_softmax
     from emoscope.models.speech_linear import LinearSpeechModel
 
     if isinstance(model, LinearSpeechModel):

@@ -255,8 +255,8 @@ def cross_validate_model(model: str | None, root, num_folds: int = CV_FOLDS,
     each actor fold of every RAVDESS speech clip under ``root``."""
     from pathlib import Path
 
-    from emoscope.models.checkpoint import read_card
-    from emoscope.models.zoo import resolve_model_path
+    from emoscope.models.files.checkpoint import read_card
+    from emoscope.models.files.zoo import resolve_model_path
 
     if num_folds != CV_FOLDS:
         raise UserError(f"--cv {num_folds}: the RAVDESS protocol is {CV_FOLDS} folds of 4 "

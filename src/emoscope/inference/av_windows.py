@@ -35,7 +35,7 @@ class AVWindowReader:
 
     def __init__(self, options: AnalyzeOptions):
         from emoscope.inference.detectors import build_detector
-        from emoscope.models.checkpoint import load_model
+        from emoscope.models.files.checkpoint import load_model
 
         self.network, self.card = load_model(options.av_model, options.device)
         if self.card.architecture != "av_intermediate" or "audio" not in self.card.extra:

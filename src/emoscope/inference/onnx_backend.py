@@ -1,14 +1,15 @@
 """``--runtime onnx`` for analysis: the names analysis code and older callers import. The
-session wrapper lives in ``models/onnx_runtime.py`` and the choice of runtime in
-``models/loading.py`` (one loader for the predictor, the voice stage, evaluation and serve)."""
+session wrapper lives in ``models/files/onnx_runtime.py`` and the choice of runtime in
+``models/files/loading.py`` (one loader for the predictor, the voice stage, evaluation and
+serve)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from emoscope.models.checkpoint import ModelCard
-from emoscope.models.loading import RUNTIMES, check_runtime, load_for_inference
-from emoscope.models.onnx_runtime import OnnxModel
+from emoscope.models.files.checkpoint import ModelCard
+from emoscope.models.files.loading import RUNTIMES, check_runtime, load_for_inference
+from emoscope.models.files.onnx_runtime import OnnxModel
 
 __all__ = ["RUNTIMES", "OnnxModel", "check_runtime", "load_onnx"]
 

@@ -29,7 +29,7 @@ class AnalyzeOptions:
     max_faces: int = 0  # per frame, most confident first; 0 = all
     model: str | None = None  # shipped name or path; None = default face model
     device: str = "cpu"
-    runtime: str = "auto"  # auto | torch | onnx (models/loading.py: ONNX Runtime for shipped)
+    runtime: str = "auto"  # auto | torch | onnx (models/files/loading.py: ONNX Runtime for shipped)
     batch_size: int = 64
     align: bool = True  # faces tilted 10+ degrees turned upright first (inference/face_align.py)
     smooth: int = 1  # frames; 1 = off

@@ -14,8 +14,8 @@ import numpy as np
 from emoscope.errors import UserError
 from emoscope.inference.detectors.base import FaceBox
 from emoscope.inference.face_align import FER2013_TEMPLATE, aligned_face
-from emoscope.models.checkpoint import ModelCard
-from emoscope.models.onnx_runtime import OnnxModel, sigmoid, softmax
+from emoscope.models.files.checkpoint import ModelCard
+from emoscope.models.files.onnx_runtime import OnnxModel, sigmoid, softmax
 
 if TYPE_CHECKING:
     import torch
@@ -125,8 +125,8 @@ class FacePredictor:
     def from_name(cls, name_or_path: str | Path | None, device: str = "cpu",
                   runtime: str = "auto", **options: object) -> FacePredictor:
         """A shipped model by name (None: the default face model) or a file path, on the
-        runtime ``models/loading.py`` chooses (``auto``: ONNX Runtime for shipped models)."""
-        from emoscope.models.loading import load_for_inference
+        runtime ``models/files/loading.py`` chooses (``auto``: ONNX Runtime for shipped models)."""
+        from emoscope.models.files.loading import load_for_inference
 
         onnx_device = "cuda" if str(device).startswith("cuda") else "cpu"
         loaded = load_for_inference(name_or_path, "face_expression", runtime,

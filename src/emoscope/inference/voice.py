@@ -62,7 +62,7 @@ class VoiceAnalyzer:
 
     def __init__(self, model: str | None = None, device: str = "cpu", window_s: float = 1.0,
                  hop_s: float = 0.5, batch_size: int = 64, runtime: str = "auto"):
-        from emoscope.models.loading import load_for_inference
+        from emoscope.models.files.loading import load_for_inference
 
         if window_s <= 0 or hop_s <= 0:
             raise UserError(f"voice window and hop must be positive, got {window_s}, {hop_s}")
@@ -115,7 +115,7 @@ class VoiceAnalyzer:
     def _rows(self, windows: list[AudioWindow], source: str,
               first: int) -> list[dict[str, object]]:
         """Rows of consecutive windows, batched as one pass over the whole file would be."""
-        from emoscope.models.loading import predict_softmax
+        from emoscope.models.files.loading import predict_softmax
 
         if not windows:
             return []

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import ModelCard, build_from_card, load_model, save_model
+from emoscope.models.files.checkpoint import ModelCard, build_from_card, load_model, save_model
 from emoscope.registry import MODELS
 
 _EPS = 1e-7

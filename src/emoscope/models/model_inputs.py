@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from emoscope.models.checkpoint import ModelCard
+from emoscope.models.files.checkpoint import ModelCard
 
 if TYPE_CHECKING:  # torch is imported where a PyTorch model runs
     import torch

@@ -23,7 +23,7 @@ from emoscope.models.backbones import (
     backbone_preprocessing,
     build_backbone,
 )
-from emoscope.models.checkpoint import ModelCard
+from emoscope.models.files.checkpoint import ModelCard
 from emoscope.models.fusion import build_fusion
 from emoscope.models.streams import STREAMS, parse_ablation, resolve_backbone
 from emoscope.registry import HEADS, MODELS

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.model_inputs import model_input_batches
 
 

@@ -140,7 +140,7 @@ def create_app(settings: ServeSettings, engine: AnalysisEngine | None = None) ->
     @app.get("/models", response_model=list[ModelInfo])
     async def models() -> list[ModelInfo]:
         """The shipped models and the ones being served (which may be model files)."""
-        from emoscope.models.zoo import shipped_cards
+        from emoscope.models.files.zoo import shipped_cards
 
         cards = {card.name: card for card in shipped_cards()}
         serving = [engine.card] + ([engine.voice.card] if engine.voice is not None else [])

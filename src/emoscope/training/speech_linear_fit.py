@@ -77,7 +77,7 @@ def save_linear_model(model, card, stem: Path) -> Path:
     """``<stem>.safetensors`` (numpy) and ``<stem>.json``, written atomically."""
     from safetensors.numpy import save_file
 
-    from emoscope.models.checkpoint import CARD_FORMAT
+    from emoscope.models.files.checkpoint import CARD_FORMAT
     from emoscope.utils.files import atomic_path, atomic_write_text
 
     weights = stem.with_suffix(".safetensors")
@@ -112,7 +112,7 @@ def final_card(name: str, recipe: LinearRecipe, model, c: float, scores: dict, d
                cv_report: dict | None):
     from emoscope.data.audio import AudioFrontEnd
     from emoscope.labels import RAVDESS_LABELS
-    from emoscope.models.checkpoint import ModelCard
+    from emoscope.models.files.checkpoint import ModelCard
     from emoscope.models.preprocessing import Preprocessing
     from emoscope.models.speech_linear import LINEAR_ARCHITECTURE
 

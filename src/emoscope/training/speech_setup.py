@@ -12,7 +12,7 @@ from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
 from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing
-from emoscope.models.checkpoint import ModelCard
+from emoscope.models.files.checkpoint import ModelCard
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.speech_config import SpeechTrainConfig
 

@@ -18,7 +18,7 @@ from torch import nn
 from emoscope.config import to_dict
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import ModelCard, save_model
+from emoscope.models.files.checkpoint import ModelCard, save_model
 from emoscope.training.data_module import check_sampler
 from emoscope.training.losses import build_loss
 from emoscope.training.speech_config import SpeechTrainConfig

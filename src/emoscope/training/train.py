@@ -26,7 +26,7 @@ from emoscope.data.faces import FaceArrays
 from emoscope.errors import UserError
 from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing, backbone_preprocessing
-from emoscope.models.checkpoint import ModelCard, check_resumable, load_model, save_model
+from emoscope.models.files.checkpoint import ModelCard, check_resumable, load_model, save_model
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.config import LossConfig, TrainConfig
 from emoscope.training.data_module import FaceDataModule, check_sampler, inverse_frequency

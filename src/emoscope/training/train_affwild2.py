@@ -27,7 +27,7 @@ from emoscope.data.affwild2 import MultiTaskFaces
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.balancing import training_indices
 from emoscope.models.backbones import backbone_preprocessing
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.multitask import OUTPUTS
 from emoscope.registry import DATASETS, LOSSES, MODELS
 from emoscope.training.affwild2_config import AffWild2Config

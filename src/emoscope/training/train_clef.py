@@ -25,8 +25,8 @@ from emoscope.config import to_dict
 from emoscope.data.caer_s import CAER_STREAMS
 from emoscope.errors import UserError
 from emoscope.labels import CAER_S_LABELS, EMOTIC_CATEGORIES, LabelSpace
-from emoscope.models.checkpoint import ModelCard, load_model, save_model
 from emoscope.models.counterfactual import CounterfactualModel
+from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.clef_config import ClefConfig
 from emoscope.training.counterfactual_module import CounterfactualModule, monitor_name

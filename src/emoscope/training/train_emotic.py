@@ -25,7 +25,7 @@ from emoscope.data.emotic.reader import read_emotic
 from emoscope.data.emotic.records import EmoticData
 from emoscope.errors import UserError
 from emoscope.labels import EMOTIC_CATEGORIES
-from emoscope.models.checkpoint import ModelCard, save_model
+from emoscope.models.files.checkpoint import ModelCard, save_model
 from emoscope.models.multistream import MultiStreamModel, multistream_card
 from emoscope.models.streams import STREAMS
 from emoscope.registry import DATASETS, LOSSES, MODELS

@@ -187,7 +187,7 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path,
     """
     from safetensors.torch import save_file
 
-    from emoscope.models.weight_storage import STORED_DTYPE, compress
+    from emoscope.models.files.weight_storage import STORED_DTYPE, compress
 
     weights, card_path = _paths(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -279,7 +279,7 @@ def _check_before_building(card: ModelCard, card_path: Path, weights: Path) -> N
     import torch
     from safetensors import SafetensorError, safe_open
 
-    from emoscope.models.weight_storage import stored_shapes
+    from emoscope.models.files.weight_storage import stored_shapes
 
     try:
         with safe_open(str(weights), framework="numpy") as handle:
@@ -303,7 +303,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from emoscope.models.weight_storage import expand
+    from emoscope.models.files.weight_storage import expand
 
     if Path(path).suffix == ".ckpt":
         return load_training_checkpoint(path, device)

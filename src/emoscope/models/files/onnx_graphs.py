@@ -8,7 +8,7 @@ float16 in the file and get a Cast to float32 in the graph, which ONNX Runtime f
 loads. The graph is then loaded from disk in ONNX Runtime and checked against PyTorch.
 
 The shipped models' graphs (``emoscope/weights/<name>.onnx``) are written by
-``python -m emoscope.models.onnx_graphs`` (all of them) or ``... NAME``; a retrained model of
+``python -m emoscope.models.files.onnx_graphs`` (all of them) or ``... NAME``; a retrained model of
 the same architecture and precision keeps the same layout, so its graph stays valid.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import load_model
-from emoscope.models.onnx_runtime import (
+from emoscope.models.files.checkpoint import load_model
+from emoscope.models.files.onnx_runtime import (
     LAYOUT_KEY,
     RETURNS_DICT_KEY,
     layout_digest,
@@ -111,7 +111,7 @@ def write_shared_graph(model_path: str | Path, opset: int = 18) -> SharedGraph:
     import onnx
     import torch
 
-    from emoscope.models.onnx_export import input_specs, onnx_bytes, parity
+    from emoscope.models.files.onnx_export import input_specs, onnx_bytes, parity
 
     model_path = Path(model_path)
     weights = model_path.with_suffix(".safetensors")
@@ -143,7 +143,7 @@ def write_shared_graph(model_path: str | Path, opset: int = 18) -> SharedGraph:
 
 def main(argv: list[str] | None = None) -> None:
     """Write the shipped models' graphs (all, or those named)."""
-    from emoscope.models.zoo import WEIGHTS_DIR, shipped_names
+    from emoscope.models.files.zoo import WEIGHTS_DIR, shipped_names
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("names", nargs="*", help="shipped model names (default: all)")

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import ModelCard
-from emoscope.models.zoo import resolve_model_path
+from emoscope.models.files.checkpoint import ModelCard
+from emoscope.models.files.zoo import resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def load_for_inference(name_or_path: str | Path | None, task: str = "face_expres
                        threads: int = 0) -> LoadedModel:
     """A shipped model by name, a model file (``.json``/``.safetensors``, ``.ckpt``,
     ``.onnx``) or None (the task's default), loaded on the runtime ``runtime`` resolves to."""
-    from emoscope.models.onnx_runtime import open_graph
+    from emoscope.models.files.onnx_runtime import open_graph
 
     check_runtime(runtime)
     path = _model_path(name_or_path, task)
@@ -94,7 +94,7 @@ def load_for_inference(name_or_path: str | Path | None, task: str = "face_expres
 
 def _numpy_speech_model(path: Path) -> LoadedModel | None:
     """A ``speech_linear`` model file (GE2E features + linear head, run in numpy)."""
-    from emoscope.models.checkpoint import read_card
+    from emoscope.models.files.checkpoint import read_card
     from emoscope.models.speech_linear import LINEAR_ARCHITECTURE, load_linear_speech_model
 
     if path.suffix not in (".json", ".safetensors"):
@@ -110,7 +110,7 @@ def _load_torch(path: Path, device: str) -> LoadedModel:
     require_torch(f"{path}: running this model in PyTorch (--runtime torch)")
     if path.suffix == ".onnx":
         raise UserError(f"{path}: an ONNX graph runs in ONNX Runtime (--runtime onnx)")
-    from emoscope.models.checkpoint import load_model
+    from emoscope.models.files.checkpoint import load_model
 
     network, card = load_model(path, device=device)
     return LoadedModel(network, card, str(path), "torch")
@@ -120,9 +120,9 @@ def _export_in_memory(path: Path, name: str | Path | None, device: str,
                       threads: int) -> LoadedModel:
     """No graph beside the model: export one in memory (needs torch to rebuild it)."""
     require_torch(f"{path}: this model has no ONNX graph beside it; running it")
-    from emoscope.models.checkpoint import load_model
-    from emoscope.models.onnx_export import onnx_bytes
-    from emoscope.models.onnx_runtime import OnnxModel, make_session
+    from emoscope.models.files.checkpoint import load_model
+    from emoscope.models.files.onnx_export import onnx_bytes
+    from emoscope.models.files.onnx_runtime import OnnxModel, make_session
 
     network, card = load_model(path)
     log.info("exporting %s to ONNX in memory (emoscope export %s --onnx keeps the file)",
@@ -140,7 +140,7 @@ def predict_softmax(network: Any, inputs: list, batch_size: int = 64,
     batches, on either runtime; float32 numpy out. ``waves`` (and their sample offsets
     ``starts`` in one signal): the waveforms of speech spectrograms, for numpy speech models
     that read them (others ignore them)."""
-    from emoscope.models.onnx_runtime import OnnxModel, softmax
+    from emoscope.models.files.onnx_runtime import OnnxModel, softmax
     from emoscope.models.speech_linear import LinearSpeechModel
 
     if isinstance(network, LinearSpeechModel):

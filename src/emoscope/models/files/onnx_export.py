@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import ModelCard
-from emoscope.models.onnx_runtime import make_session, weights_digest
+from emoscope.models.files.checkpoint import ModelCard
+from emoscope.models.files.onnx_runtime import make_session, weights_digest
 from emoscope.utils.files import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def onnx_bytes(model: nn.Module, card: ModelCard, opset: int = DEFAULT_OPSET,
 
     ``keep_weights`` (TorchScript exporter): no constant folding and no batch-norm fusion, so
     every initializer is one of the state dict's tensors, bit for bit (ONNX Runtime folds the
-    same constants when it loads the graph); ``models/onnx_graphs.py`` then points them into
+    same constants when it loads the graph); ``models/files/onnx_graphs.py`` then points them into
     the safetensors file."""
     if exporter not in EXPORTERS:
         raise UserError(f"unknown ONNX exporter '{exporter}'; known: {', '.join(EXPORTERS)}")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import ModelCard, read_card
+from emoscope.models.files.checkpoint import ModelCard, read_card
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emoscope.errors import UserError
-from emoscope.models.checkpoint import ModelCard, load_model, read_card
+from emoscope.models.files.checkpoint import ModelCard, load_model, read_card
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"  # emoscope/weights
 
 # The default model per task; evaluation and analysis fall back to these.
 DEFAULT_FOR_TASK = {"face_expression": "fer2013-lite0",
