@@ -19,8 +19,8 @@ $(CORE_STAMP): pyproject.toml Makefile
 	touch $(CORE_STAMP)
 
 # The development install: everything, training included. torch and torchvision are named
-# first with exact versions: those builds lie on this machine's disk, while an unpinned torch
-# would pull a multi-GB build from elsewhere.
+# first with exact versions, a pair that installs and imports together; an unpinned torch
+# would pull whatever multi-GB build the index offers.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
