@@ -272,10 +272,11 @@ def _load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: Path,
     model.load_state_dict(state, strict=True)
 
 
-def _check_before_building(card: ModelCard, card_path: Path, weights: Path) -> None:
-    """The card's network built on PyTorch's meta device (shapes, no memory) against the
-    tensor shapes in the weights file's header: a card asking for other or larger tensors than
-    its weights hold fails here, before anything is allocated."""
+def _skeleton(card: ModelCard, card_path: Path, weights: Path) -> nn.Module | None:
+    """The card's network built on PyTorch's meta device (shapes, no memory), checked against
+    the tensor shapes in the weights file's header: a card asking for other or larger tensors
+    than its weights hold fails here, before anything is allocated. None when the network
+    cannot be built without memory (it is then checked when its weights load)."""
     import torch
     from safetensors import SafetensorError, safe_open
 
@@ -289,9 +290,20 @@ def _check_before_building(card: ModelCard, card_path: Path, weights: Path) -> N
     try:
         with torch.device("meta"):
             skeleton = build_from_card(card, card_path)
-    except (NotImplementedError, RuntimeError):  # not buildable without memory: checked on load
-        return
+    except (NotImplementedError, RuntimeError):
+        return None
     _check_fit(_shapes(skeleton.state_dict()), stored_shapes(header), weights, card.architecture)
+    return skeleton
+
+
+def _filled(skeleton: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module | None:
+    """``skeleton`` holding ``state`` (in its own dtypes), or None when it keeps tensors the
+    weights do not set (buffers outside the state dict): those need a real build."""
+    own = skeleton.state_dict()
+    state = {k: v.to(own[k].dtype) if v.is_floating_point() else v for k, v in state.items()}
+    skeleton.load_state_dict(state, strict=True, assign=True)
+    tensors = [*skeleton.parameters(), *skeleton.buffers()]
+    return None if any(t.is_meta for t in tensors) else skeleton
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
@@ -311,13 +323,15 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     card = read_card(path)
     if not weights.is_file():
         raise UserError(f"{weights}: weights file not found")
-    _check_before_building(card, card_path, weights)
+    skeleton = _skeleton(card, card_path, weights)
     try:
-        state = load_file(str(weights), device="cpu")
+        state = expand(load_file(str(weights), device="cpu"), weights)
     except (SafetensorError, OSError, ValueError) as err:
         raise UserError(f"{weights}: not a readable safetensors file ({err})") from None
-    model = build_from_card(card, card_path)
-    _load_strict(model, expand(state, weights), weights, card.architecture)
+    model = _filled(skeleton, state) if skeleton is not None else None
+    if model is None:  # built again in memory: the network has tensors of its own
+        model = build_from_card(card, card_path)
+        _load_strict(model, state, weights, card.architecture)
     return model.to(device).eval(), card
 
 
