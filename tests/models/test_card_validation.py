@@ -195,3 +195,34 @@ def test_fields_of_the_wrong_type_are_one_line(saved, where, value, message):
 def test_architecture_argument_of_the_wrong_type_is_one_line(saved):
     _edit(saved, lambda d: d["architecture"]["kwargs"].__setitem__("backbone", ["a", "b"]))
     _one_line_error(saved, "cannot be built from the card's arguments")
+
+
+class _WithOwnTable(torch.nn.Module):
+    """A network with a buffer outside its state dict (as a mel filterbank can be)."""
+
+    def __init__(self, num_classes: int = 7, pretrained: str = "none"):
+        super().__init__()
+        self.head = torch.nn.Linear(4, num_classes)
+        self.register_buffer("table", torch.arange(4.0), persistent=False)
+
+    def forward(self, x):
+        return {"logits": self.head(self.table.expand(x.shape[0], 4))}
+
+
+def test_a_network_with_tensors_of_its_own_is_built_in_memory(tmp_path):
+    from emoscope.models.backbones import Preprocessing
+    from emoscope.registry import MODELS
+
+    if "own_table_test" not in MODELS:
+        MODELS.register("own_table_test")(_WithOwnTable)
+    torch.manual_seed(0)
+    model = _WithOwnTable().eval()
+    card = ModelCard(name="t", architecture="own_table_test",
+                     architecture_kwargs={"num_classes": 7}, label_space=FER2013_LABELS,
+                     preprocessing=Preprocessing((3, 8, 8), (0.5,), (0.5,)))
+    save_model(model, card, tmp_path / "t")
+    loaded, _ = load_model(tmp_path / "t.json")
+    assert torch.equal(loaded.table, torch.arange(4.0))
+    x = torch.zeros(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x)["logits"], model(x)["logits"])
