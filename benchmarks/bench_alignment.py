@@ -4,7 +4,7 @@ Each FER2013 PublicTest face is enlarged (48 -> 96 px), set in a 224x224 canvas 
 borders), and the canvas is turned in the image plane by +-THETA degrees (alternating sign).
 The full pipeline then runs as ``analyze`` does: MediaPipe detection (box nearest the centre),
 crop with the model's margin, and the shipped model, once without and once with alignment
-(``inference/face_align.py``). Printed per angle: the share of faces
+(``faces/face_align.py``). Printed per angle: the share of faces
 detected and the accuracy on those faces, both ways, plus the model on the untouched 48x48
 faces of that same subset for reference.
 
@@ -58,8 +58,8 @@ def main() -> None:
 
     import torch
 
-    from emoscope.inference import face_align
-    from emoscope.inference.detectors import build_detector
+    from emoscope.faces import face_align
+    from emoscope.faces.detectors import build_detector
     from emoscope.inference.predictor import FacePredictor, prepare_crop
     from emoscope.labels import canonical_label
 

@@ -119,7 +119,7 @@ def measure(detector, faces, video, photos) -> dict:
 
 
 def new_boxes(boxes, reference, iou: float = 0.3):
-    from emoscope.inference.detectors.base import box_iou
+    from emoscope.faces.detectors.base import box_iou
 
     return [b for b in boxes if all(box_iou(b, r) < iou for r in reference)]
 
@@ -148,7 +148,7 @@ def main() -> None:
 
     import tempfile
 
-    from emoscope.inference.detectors import build_detector
+    from emoscope.faces.detectors import build_detector
 
     load = os.getloadavg()[0]
     faces = framed_faces(args.root, args.split, args.limit)

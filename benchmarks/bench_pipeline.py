@@ -45,7 +45,7 @@ def _decode_only(video: Path) -> tuple[float, int]:
 
 def _detector_only(video: Path) -> tuple[float, int]:
     from emoscope.data.video import VideoReader
-    from emoscope.inference.detectors import build_detector
+    from emoscope.faces.detectors import build_detector
 
     with build_detector("mediapipe") as detector:
         seconds, faces = _timed(lambda: sum(len(detector.detect(f.rgb))

@@ -95,9 +95,9 @@ class Registry(Generic[T]):
 
 
 DETECTORS: Registry[Any] = Registry("detector", (
-    "emoscope.inference.detectors.mediapipe_detector",
-    "emoscope.inference.detectors.opencv_detector",
-    "emoscope.inference.detectors.mtcnn_detector",
+    "emoscope.faces.detectors.mediapipe_detector",
+    "emoscope.faces.detectors.opencv_detector",
+    "emoscope.faces.detectors.mtcnn_detector",
 ))
 BACKBONES: Registry[Any] = Registry("backbone", ("emoscope.models.backbones",))
 FUSIONS: Registry[Any] = Registry("fusion", ("emoscope.models.fusion",))

@@ -11,8 +11,8 @@ import pytest
 import emoscope
 from emoscope.cli.main import main
 from emoscope.data.video import Frame
+from emoscope.faces.detectors.base import FaceBox
 from emoscope.inference.analyze import AnalyzeOptions
-from emoscope.inference.detectors.base import FaceBox
 from emoscope.inference.live import run_live
 from emoscope.inference.pipeline import FrameResult
 from emoscope.inference.predictor import FacePredictor

@@ -58,8 +58,8 @@ def test_analysis_with_onnx_matches_torch(tmp_path, photo, face_video, tiny_va_m
 def test_predictor_outputs_match_on_real_face_crops(astronaut_rgb, tiny_va_model_path,
                                                     record_property):
     """Unrounded predictor outputs (the tables above are written with 6 digits)."""
+    from emoscope.faces.detectors.base import FaceBox
     from emoscope.inference.demo import ASTRONAUT_FACE
-    from emoscope.inference.detectors.base import FaceBox
     from emoscope.inference.predictor import FacePredictor
 
     boxes = [FaceBox(*(v + shift for v in ASTRONAUT_FACE)) for shift in range(-20, 21, 4)]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from emoscope.errors import UserError
-from emoscope.inference.detectors import FaceBox
+from emoscope.faces.detectors import FaceBox
 from emoscope.inference.predictor import FacePredictor, face_crop, prepare_crop, resolve_device
 from emoscope.models.files.checkpoint import load_model
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from emoscope.data.faces import FaceArrays
 from emoscope.data.framing import frame_face
-from emoscope.inference.detectors.base import FaceBox
+from emoscope.faces.detectors.base import FaceBox
 from emoscope.inference.predictor import FacePredictor
 from emoscope.labels import FER2013_LABELS
 from emoscope.study.pipeline_crops import native_crop_predictor, pipeline_crops

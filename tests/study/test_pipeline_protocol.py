@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emoscope.data.framing import frame_face
-from emoscope.inference.detectors.base import FaceBox, FaceDetector
+from emoscope.faces.detectors.base import FaceBox, FaceDetector
 from emoscope.registry import DETECTORS
 from emoscope.study.pipeline_protocol import (
     evaluate_pipeline,

@@ -1,6 +1,6 @@
-"""Aff-Wild2 multi-task training and evaluation from the command line: ``emoscope train``
-dispatches here for a YAML with ``task: affwild2``, ``emoscope evaluate --dataset affwild2``
-prints and writes the challenge metrics."""
+"""Aff-Wild2 evaluation from the command line (``emoscope train`` finds ``task: affwild2``
+YAMLs in training/tasks.py): ``emoscope evaluate --dataset affwild2`` prints and writes the
+challenge metrics."""
 
 from __future__ import annotations
 
@@ -13,24 +13,6 @@ import typer
 from emoscope.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-def run_affwild2(config: Path, overrides: list[str] | None, resume: bool, command: str) -> None:
-    """Merge an Aff-Wild2 config and train it (one model, one member or a whole ensemble)."""
-    from emoscope.cli.console import print_metrics
-    from emoscope.config import merge_config
-    from emoscope.training.affwild2_config import AffWild2Config
-    from emoscope.training.train_affwild2 import train_affwild2
-
-    cfg = merge_config(AffWild2Config, config, overrides)
-    result = train_affwild2(cfg, resume=resume, command=command)
-    for member in result.members if len(result.members) > 1 else []:
-        print_metrics(f"{member.run_dir.name}: best epoch on {cfg.data.val_split}",
-                      member.metrics)
-    print_metrics(f"{cfg.name}: {'ensemble' if len(result.members) > 1 else 'best epoch'} on "
-                  f"{cfg.data.val_split}", result.metrics)
-    typer.echo(f"model: {result.model_path}")
-    typer.echo(f"run: {result.run_dir}")
 
 
 def evaluate_affwild2_command(model: str | None, root: Path, split: str | None,

@@ -5,8 +5,8 @@
     emoscope evaluate --dataset caer_s --root ROOT --model RUN/model.json
     emoscope context-report --root ROOT --control FACE_ONLY/model.json RUN/model.json ...
 
-``emoscope train`` dispatches ``task: clef`` YAMLs here; ``emoscope evaluate --dataset
-caer_s`` prints every head (factual, factual_model, context, tie) side by side.
+``emoscope train`` finds ``task: clef`` YAMLs in training/tasks.py; ``emoscope evaluate
+--dataset caer_s`` prints every head (factual, factual_model, context, tie) side by side.
 """
 
 from __future__ import annotations
@@ -17,20 +17,6 @@ from typing import Annotated, Any
 import typer
 
 from emoscope.errors import UserError
-
-
-def run_clef(config: Path, overrides: list[str] | None, resume: bool, command: str) -> None:
-    """Merge a CAER-S / CLEF config and train it; prints the best scores and the outputs."""
-    from emoscope.cli.console import print_metrics
-    from emoscope.config import merge_config
-    from emoscope.training.clef_config import ClefConfig
-    from emoscope.training.train_clef import train_clef
-
-    cfg = merge_config(ClefConfig, config, overrides)
-    result = train_clef(cfg, resume=resume, command=command)
-    print_metrics(f"{cfg.name}: best epoch on {cfg.data.val_split}", result.metrics)
-    typer.echo(f"model: {result.model_path}")
-    typer.echo(f"run: {result.run_dir}")
 
 
 def format_heads(report: dict[str, Any]) -> str:
@@ -84,7 +70,7 @@ def register_prepare(prepare: typer.Typer) -> None:
         from emoscope.config import parse_overrides
         from emoscope.data.caer_faces import detect_face_coords
         from emoscope.data.caer_s import find_root, scan_split
-        from emoscope.inference.detectors.base import build_detector
+        from emoscope.faces.detectors.base import build_detector
 
         base = find_root(root)
         splits = tuple(split) if split else ("train", "test")

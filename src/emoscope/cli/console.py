@@ -109,6 +109,20 @@ def print_report(report: dict[str, Any]) -> None:
                   f"{report['n']} {unit}, {speed:.0f} {unit}/s")
 
 
+def print_training(cfg: Any, result: Any) -> None:
+    """What ``emoscope train`` prints of any task's run: the best scores (of each ensemble
+    member too), the model file and the run folder."""
+    members = getattr(result, "members", [])
+    ensemble = len(members) > 1
+    for member in members if ensemble else []:
+        print_metrics(f"{member.run_dir.name}: best epoch on {cfg.data.val_split}",
+                      member.metrics)
+    print_metrics(f"{cfg.name}: {'ensemble' if ensemble else 'best epoch'} on "
+                  f"{cfg.data.val_split}", result.metrics)
+    typer.echo(f"model: {result.model_path}")
+    typer.echo(f"run: {result.run_dir}")
+
+
 def print_metrics(title: str, metrics: dict[str, Any]) -> None:
     """A two-column table of a run's best scores."""
     from rich.table import Table

@@ -1,5 +1,6 @@
-"""EMOTIC training and evaluation from the command line: ``emoscope train`` dispatches here
-for an EMOTIC YAML, and ``emoscope train-emotic`` accepts the study's flags as written, e.g.
+"""EMOTIC from the command line (``emoscope train`` finds EMOTIC YAMLs in training/tasks.py):
+``emoscope evaluate --dataset emotic``, and ``emoscope train-emotic`` accepts the study's
+flags as written, e.g.
 
     emoscope train-emotic --data_path DATA --context_model swin --body_model swin \\
         --face_model efficientnet_b7 --fusion weighted --loss discrete --epochs 20 \\
@@ -35,7 +36,7 @@ def run_emotic(config: Path | None, overrides: list[str] | None, resume: bool,
                command: str, name_trial: bool = False) -> None:
     """Merge an EMOTIC config and train it; prints the best scores and the outputs.
     name_trial: name the run by ``trial_name`` unless an override sets ``name``."""
-    from emoscope.cli.console import print_metrics
+    from emoscope.cli.console import print_training
     from emoscope.config import merge_config
     from emoscope.training.emotic_config import EmoticConfig
     from emoscope.training.train_emotic import train_emotic
@@ -43,10 +44,7 @@ def run_emotic(config: Path | None, overrides: list[str] | None, resume: bool,
     cfg = merge_config(EmoticConfig, config, overrides)
     if name_trial and not any(item.startswith("name=") for item in overrides or []):
         cfg.name = trial_name(cfg)
-    result = train_emotic(cfg, resume=resume, command=command)
-    print_metrics(f"{cfg.name}: best epoch on {cfg.data.val_split}", result.metrics)
-    typer.echo(f"model: {result.model_path}")
-    typer.echo(f"run: {result.run_dir}")
+    print_training(cfg, train_emotic(cfg, resume=resume, command=command))
 
 
 def evaluate_emotic_command(model: str | None, root: Path, split: str, json_path: Path | None,

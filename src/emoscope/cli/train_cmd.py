@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from emoscope.cli.console import print_metrics, print_report
+from emoscope.cli.console import print_training
 from emoscope.config import parse_key_values
 from emoscope.errors import UserError
 
@@ -43,24 +43,13 @@ def register(app: typer.Typer) -> None:
             "--resume", help="Continue the run from its last checkpoint.")] = False,
     ) -> None:
         """Train a model from a YAML config; writes checkpoints, metrics, plots and the model."""
-        from emoscope.config import load_yaml, merge_config
-        from emoscope.training.tasks import FACE_CLASSIFICATION, runner, task_of
+        from emoscope.training.tasks import train_yaml
 
         command = shlex.join(["emoscope", "train", str(config),
                               *(f"--set={item}" for item in overrides or []),
                               *(["--resume"] if resume else [])])
-        task = task_of(load_yaml(config))
-        if task is not FACE_CLASSIFICATION:  # clef, affwild2, emotic, speech
-            runner(task)(config, overrides, resume, command)
-            return
-        from emoscope.training.config import TrainConfig
-        from emoscope.training.train import train
-
-        cfg = merge_config(TrainConfig, config, overrides)
-        result = train(cfg, resume=resume, command=command)
-        print_metrics(f"{cfg.name}: best epoch on {cfg.data.val_split}", result.metrics)
-        typer.echo(f"model: {result.model_path}")
-        typer.echo(f"run: {result.run_dir}")
+        cfg, result = train_yaml(config, overrides, resume, command)  # through the task registry
+        print_training(cfg, result)
 
     @app.command("evaluate")
     def evaluate_command(
@@ -110,8 +99,8 @@ def register(app: typer.Typer) -> None:
         (--dataset emotic) mAP, per-class AP and VAD MAE. Written as
         evaluation_metrics.txt/.json into --out (default: the model's folder).
         """
-        from emoscope.cli.protocol_cmd import check_protocol, evaluate_pipeline_command
-        from emoscope.cli.speech_cmd import SPEECH_DATASETS, evaluate_speech_command
+        from emoscope.cli.evaluate_tasks import EvaluateRequest, evaluate
+        from emoscope.cli.protocol_cmd import check_protocol
 
         check_report_path(json_path)
         check_protocol(protocol, dataset)
@@ -120,53 +109,6 @@ def register(app: typer.Typer) -> None:
 
             evaluate_speech_cv_command(model, dataset, root, cv, json_path, split)
             return
-        if dataset in SPEECH_DATASETS:
-            evaluate_speech_command(model, dataset, root, split, json_path, out, batch_size,
-                                    device, parse_key_values(data, "--data"), max_per_emotion,
-                                    frames_per_video, runtime)
-            return
-        split = split or "test"
-        if protocol == "pipeline":
-            evaluate_pipeline_command(model, dataset, root, split, json_path, out, batch_size,
-                                      device, runtime, parse_key_values(data, "--data"), limit)
-            return
-        if runtime == "onnx" and dataset in ("caer_s", "emotic_clef", "affwild2", "emotic"):
-            raise UserError(f"--runtime {runtime} is available for face-expression and speech "
-                            f"datasets; evaluate {dataset} models with --runtime torch")
-        if dataset in ("caer_s", "emotic_clef"):  # CAER-S models, CLEF (any dataset)
-            from emoscope.cli.caer_cmd import evaluate_caer_command
-
-            evaluate_caer_command(model, root, split or "test", json_path, batch_size, device,
-                                  parse_key_values(data, "--data"))
-            return
-        if dataset == "affwild2":
-            from emoscope.cli.affwild2_cmd import evaluate_affwild2_command
-
-            evaluate_affwild2_command(model, root, split, json_path, out, batch_size, device,
-                                      parse_key_values(data, "--data"))
-            return
-        if dataset == "emotic":
-            from emoscope.cli.emotic_cmd import evaluate_emotic_command
-
-            evaluate_emotic_command(model, root, split, json_path, out, batch_size, device,
-                                    parse_key_values(data, "--data"))
-            return
-        from emoscope.evaluation.evaluate import evaluate_model, write_report
-        from emoscope.evaluation.plots import plot_confusion
-
-        report = evaluate_model(model, dataset, root, split, tta_flip=tta_flip,
-                                batch_size=batch_size, device=device, runtime=runtime,
-                                dataset_kwargs=parse_key_values(data, "--data"))
-        print_report(report)
-        if json_path is not None:
-            write_report(report, json_path)
-            typer.echo(f"report: {json_path}")
-        png = None
-        if out is not None:
-            png = out / "confusion.png"
-        elif json_path is not None:
-            png = json_path.with_name(f"{json_path.stem}_confusion.png")
-        if png is not None:
-            plot_confusion(report["confusion_matrix"], report["labels"], png,
-                           title=f"{report['model']} on {dataset} {split}")
-            typer.echo(f"confusion matrix: {png}")
+        evaluate(EvaluateRequest(model, dataset, root, split, json_path, out, batch_size, device,
+                                 runtime, parse_key_values(data, "--data"), tta_flip,
+                                 max_per_emotion, frames_per_video, protocol, limit))

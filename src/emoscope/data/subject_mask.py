@@ -51,7 +51,7 @@ class PersonSegmenter:
         except ImportError as err:
             raise UserError("person segmentation needs mediapipe==0.10.21 (pip install "
                             "mediapipe==0.10.21 --no-deps); use mask mode 'box'") from err
-        from emoscope.inference.detectors.mediapipe_detector import quiet_native_stderr
+        from emoscope.faces.detectors.mediapipe_detector import quiet_native_stderr
 
         self._quiet = quiet_native_stderr
         with quiet_native_stderr():

@@ -34,7 +34,7 @@ class AVWindowReader:
     """The audio-visual model of ``options.av_model`` with the detector of ``options``."""
 
     def __init__(self, options: AnalyzeOptions):
-        from emoscope.inference.detectors import build_detector
+        from emoscope.faces.detectors import build_detector
         from emoscope.models.files.checkpoint import load_model
 
         self.network, self.card = load_model(options.av_model, options.device)

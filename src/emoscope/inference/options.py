@@ -31,14 +31,14 @@ class AnalyzeOptions:
     device: str = "cpu"
     runtime: str = "auto"  # auto | torch | onnx (models/files/loading.py: ONNX Runtime for shipped)
     batch_size: int = 64
-    align: bool = True  # faces tilted 10+ degrees turned upright first (inference/face_align.py)
+    align: bool = True  # faces tilted 10+ degrees turned upright first (faces/face_align.py)
     smooth: int = 1  # frames; 1 = off
     smooth_method: str = "ema"  # ema | window
     annotate: bool = False
     plots: bool = True
     flush_rows: int = 2048  # rows buffered before the table file is extended
     detector_options: dict[str, object] = field(default_factory=dict)
-    pose: bool = False  # yaw, pitch, roll per face from the face mesh (inference/face_mesh.py)
+    pose: bool = False  # yaw, pitch, roll per face from the face mesh (faces/face_mesh.py)
     landmarks: bool = False  # the mesh's 468 points as lm_x_<k>, lm_y_<k> (implies the mesh)
     # voice timeline (inference/voice.py): audio files and videos with sound
     voice: bool = True

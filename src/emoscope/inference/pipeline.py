@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emoscope.data.video import Frame
-from emoscope.inference.detectors.base import FaceBox, FaceDetector
-from emoscope.inference.face_mesh import POSE_COLUMNS, FaceGeometry
+from emoscope.faces.detectors.base import FaceBox, FaceDetector
+from emoscope.faces.face_mesh import POSE_COLUMNS, FaceGeometry
 from emoscope.inference.predictor import FacePredictor
 from emoscope.inference.smoothing import SmoothMethod, TrackSmoother
 from emoscope.inference.tracker import FaceTracker
@@ -38,7 +38,7 @@ class FrameResult:
     au_labels: Sequence[str] = ()  # the K action-unit names
     smoothed_valence_arousal: np.ndarray | None = None  # with smoothing on, as ``smoothed``
     smoothed_action_units: np.ndarray | None = None
-    head_pose: np.ndarray | None = None  # (n, 3) yaw, pitch, roll degrees (inference/face_mesh.py)
+    head_pose: np.ndarray | None = None  # (n, 3) yaw, pitch, roll degrees (faces/face_mesh.py)
     landmarks: np.ndarray | None = None  # (n, 468, 2) face-mesh x, y in the frame's pixels
 
 
@@ -202,7 +202,7 @@ def result_rows(result: FrameResult, source: str, labels: list[str]) -> list[dic
 
 def build_analyzer(options: AnalyzeOptions) -> FrameAnalyzer:
     """The detector, model and tracker ``options`` ask for, as one ``FrameAnalyzer``."""
-    from emoscope.inference.detectors import build_detector
+    from emoscope.faces.detectors import build_detector
 
     predictor = FacePredictor.from_name(options.model, device=options.device,
                                         runtime=options.runtime,
@@ -212,7 +212,7 @@ def build_analyzer(options: AnalyzeOptions) -> FrameAnalyzer:
                               **options.detector_options)
     geometry = None
     if options.pose or options.landmarks:
-        from emoscope.inference.face_mesh import FaceGeometry
+        from emoscope.faces.face_mesh import FaceGeometry
 
         geometry = FaceGeometry(landmarks=options.landmarks)
     return FrameAnalyzer(detector, predictor, options.smooth, options.smooth_method,

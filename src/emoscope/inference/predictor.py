@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emoscope.errors import UserError
-from emoscope.inference.detectors.base import FaceBox
-from emoscope.inference.face_align import FER2013_TEMPLATE, aligned_face
+from emoscope.faces.detectors.base import FaceBox
+from emoscope.faces.face_align import FER2013_TEMPLATE, aligned_face
 from emoscope.models.files.checkpoint import ModelCard
 from emoscope.models.files.onnx_runtime import OnnxModel, sigmoid, softmax
 
@@ -111,7 +111,7 @@ class FacePredictor:
         self._mean = np.asarray(prep.mean, np.float32).reshape(shape) * np.float32(255)
         self._std = np.asarray(prep.std, np.float32).reshape(shape) * np.float32(255)
         self.margin = float(card.extra.get("face_margin", DEFAULT_FACE_MARGIN))
-        self.align = align  # tilted faces turned upright first (inference/face_align.py)
+        self.align = align  # tilted faces turned upright first (faces/face_align.py)
         self.template = card.extra.get("face_template", FER2013_TEMPLATE)
         self.labels = list(card.label_space.labels)
         self.has_valence_arousal = "valence_arousal" in card.outputs

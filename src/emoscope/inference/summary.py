@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from emoscope.inference.face_mesh import POSE_COLUMNS
+from emoscope.faces.face_mesh import POSE_COLUMNS
 
 
 @dataclass

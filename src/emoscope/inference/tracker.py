@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emoscope.inference.detectors.base import FaceBox
+from emoscope.faces.detectors.base import FaceBox
 
 BoxLike = FaceBox | Sequence[float] | np.ndarray
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from emoscope.errors import UserError
-from emoscope.inference.face_mesh import MESH_POINTS, POSE_COLUMNS
+from emoscope.faces.face_mesh import MESH_POINTS, POSE_COLUMNS
 
 BASE_COLUMNS = {
     "source": "string",

@@ -17,7 +17,7 @@ from emoscope.data.video import VideoReader
 from emoscope.errors import MediaError, UserError
 from emoscope.evaluation.metrics import classification_report
 from emoscope.evaluation.speech import merge_matrix
-from emoscope.inference.detectors import build_detector
+from emoscope.faces.detectors import build_detector
 from emoscope.inference.predictor import FacePredictor
 
 log = logging.getLogger(__name__)

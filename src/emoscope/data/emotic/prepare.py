@@ -26,7 +26,7 @@ from emoscope.data.emotic.reader import read_emotic
 from emoscope.data.emotic.records import SPLITS, EmoticPerson
 from emoscope.data.images import load_image
 from emoscope.errors import MediaError
-from emoscope.inference.face_mesh import FaceMesh
+from emoscope.faces.face_mesh import FaceMesh
 from emoscope.utils.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def _detect_faces(todo: dict[tuple, list[EmoticPerson]], entries: dict[str, Face
     """Fill ``entries`` for the persons of ``todo`` (grouped by image), saving the cache every
     ``save_every`` images and whatever was done when anything stops the loop. Images that
     cannot be read are reported and skipped; returns them (path: reason)."""
-    from emoscope.inference.detectors import build_detector
+    from emoscope.faces.detectors import build_detector
 
     unreadable: dict[str, str] = {}
     face_detector = build_detector(detector, **{"min_face": 10, **(detector_options or {})})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emoscope.errors import UserError
-from emoscope.inference.detectors.base import FaceBox, FaceDetector
+from emoscope.faces.detectors.base import FaceBox, FaceDetector
 from emoscope.registry import DETECTORS
 
 INSTALL_HINT = (

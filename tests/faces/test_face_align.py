@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import emoscope
-from emoscope.inference.detectors import build_detector
-from emoscope.inference.detectors.base import FaceBox
-from emoscope.inference.face_align import (
+from emoscope.faces.detectors import build_detector
+from emoscope.faces.detectors.base import FaceBox
+from emoscope.faces.face_align import (
     ALIGN_MIN_DEGREES,
     FER2013_TEMPLATE,
     aligned_face,

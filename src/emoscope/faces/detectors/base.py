@@ -189,21 +189,9 @@ def _tiles(rgb: np.ndarray, grid: int, overlap: float = 0.25):
             yield x0, y0, np.ascontiguousarray(rgb[y0:y1, x0:x1])
 
 
-# The modules whose import registers a detector; ``emoscope/components.py`` imports them with
-# every other component. Building a detector imports these alone: no training stack.
-DETECTOR_MODULES = (
-    "emoscope.inference.detectors.mediapipe_detector",
-    "emoscope.inference.detectors.opencv_detector",
-    "emoscope.inference.detectors.mtcnn_detector",
-)
-
-
 def build_detector(name: str = "mediapipe", **options: object) -> FaceDetector:
-    """A registered detector by name (``emoscope list detectors``)."""
-    import importlib
-
-    for module in DETECTOR_MODULES:
-        importlib.import_module(module)
+    """A registered detector by name (``emoscope list detectors``); the registry imports the
+    built-in detector modules alone on its first lookup (no training stack)."""
     factory = DETECTORS.get(name)
     known = _parameters(factory)
     unknown = sorted(set(options) - known)

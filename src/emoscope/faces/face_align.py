@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emoscope.inference.detectors.base import FaceBox
+from emoscope.faces.detectors.base import FaceBox
 
 # Three in four FER2013 Training faces show an eye line within 10 degrees of level (MediaPipe
 # keypoints on 2,869 of them: median 5.2, 75th percentile 10.0): tilts the model learned from.

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from emoscope.errors import UserError
+from emoscope.faces.detectors import FaceBox, FaceDetector, build_detector
+from emoscope.faces.detectors.base import box_iou, suppress_overlaps
 from emoscope.inference.demo import ASTRONAUT_FACE
-from emoscope.inference.detectors import FaceBox, FaceDetector, build_detector
-from emoscope.inference.detectors.base import box_iou, suppress_overlaps
 from emoscope.registry import DETECTORS
 
 KNOWN = FaceBox(*ASTRONAUT_FACE)

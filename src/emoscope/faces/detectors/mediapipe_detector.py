@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from emoscope.errors import UserError
-from emoscope.inference.detectors.base import FaceBox, FaceDetector, suppress_overlaps
+from emoscope.faces.detectors.base import FaceBox, FaceDetector, suppress_overlaps
 from emoscope.registry import DETECTORS
 
 log = logging.getLogger(__name__)

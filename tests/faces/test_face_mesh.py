@@ -14,8 +14,8 @@ from PIL import Image
 
 import emoscope
 from cli_runner import run_cli
-from emoscope.inference.detectors.base import FaceBox
-from emoscope.inference.face_mesh import (
+from emoscope.faces.detectors.base import FaceBox
+from emoscope.faces.face_mesh import (
     EAR_CHEEK,
     EYE_CHEEK_TILT_DEG,
     LOWER_EYELIDS,

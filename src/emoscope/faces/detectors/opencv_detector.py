@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from emoscope.errors import UserError
-from emoscope.inference.detectors.base import FaceBox, FaceDetector
+from emoscope.faces.detectors.base import FaceBox, FaceDetector
 from emoscope.registry import DETECTORS
 
 

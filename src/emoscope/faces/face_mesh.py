@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emoscope.inference.detectors.base import FaceBox
+from emoscope.faces.detectors.base import FaceBox
 
 MESH_POINTS = 468
 REFINED_MESH_POINTS = 478  # with the 10 iris points of refine_landmarks
@@ -59,7 +59,7 @@ class FaceMesh:
     def __init__(self, refine: bool = False, max_faces: int = 3, min_confidence: float = 0.3):
         from mediapipe.python.solutions import face_mesh
 
-        from emoscope.inference.detectors.mediapipe_detector import quiet_native_stderr
+        from emoscope.faces.detectors.mediapipe_detector import quiet_native_stderr
 
         self._quiet = quiet_native_stderr
         self.points = REFINED_MESH_POINTS if refine else MESH_POINTS
