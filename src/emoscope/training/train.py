@@ -233,7 +233,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str | None = None,
                                         len(train_set) // cfg.trainer.batch_size,
                                         sanity_val_steps=None, extra_callbacks=callbacks)
     fit_resumable(trainer, run_dir, last_ckpt, resume, model=module, datamodule=data)
-    return _finish(cfg, run_dir, trainer, module, checkpoint, network, card, val_set)
+    return _finish(cfg, run_dir, trainer, module, checkpoint, card, val_set)
 
 
 def _load_teacher(cfg: TrainConfig, prep) -> tuple[nn.Module | None, int | None]:
@@ -288,22 +288,33 @@ def best_epoch_scores(run_dir: Path, monitor: str) -> tuple[dict[str, Any], list
     return scores, history
 
 
-def _finish(cfg: TrainConfig, run_dir: Path, trainer: L.Trainer, module: ClassifierModule,
-            checkpoint: ModelCheckpoint, network: nn.Module, card: ModelCard,
-            val_set: FaceArrays) -> TrainResult:
-    if trainer.global_rank != 0:
-        return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    load_best_weights(module, checkpoint, skip_prefix="teacher.")
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    scores, history = best_epoch_scores(run_dir, cfg.trainer.monitor)
+def export_best(run_dir: Path, trainer: L.Trainer, module: L.LightningModule,
+                checkpoint: ModelCheckpoint, card: ModelCard, monitor: str,
+                skip_prefix: str = "") -> TrainResult:
+    """The end of a task's run on rank 0: the best epoch's weights back into
+    ``module.network``, its scores into the card, the network exported as ``model`` beside
+    final_metrics.json (best and last scores) and history.png. The task then writes its
+    validation report with ``result.network``."""
+    load_best_weights(module, checkpoint, skip_prefix=skip_prefix)
+    last = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    scores, history = best_epoch_scores(run_dir, monitor)
     card.scores = scores
-    network = network.cpu().to(memory_format=torch.contiguous_format).eval()
+    network = module.network.cpu().to(memory_format=torch.contiguous_format).eval()
     model_path = save_model(network, card, run_dir / "model")
     atomic_write_text(run_dir / "final_metrics.json",
-                      json.dumps({"best": scores, "last": metrics}, indent=2))
+                      json.dumps({"best": scores, "last": last}, indent=2))
     _plot_history(history, run_dir / "history.png")
-    _report_validation(network, card, val_set, cfg, run_dir)
     return TrainResult(run_dir, model_path, scores, history, network)
+
+
+def _finish(cfg: TrainConfig, run_dir: Path, trainer: L.Trainer, module: ClassifierModule,
+            checkpoint: ModelCheckpoint, card: ModelCard, val_set: FaceArrays) -> TrainResult:
+    if trainer.global_rank != 0:
+        return TrainResult(run_dir, run_dir / "model.safetensors", {})
+    result = export_best(run_dir, trainer, module, checkpoint, card, cfg.trainer.monitor,
+                         skip_prefix="teacher.")
+    _report_validation(result.network, card, val_set, cfg, run_dir)
+    return result
 
 
 def _report_validation(network: nn.Module, card: ModelCard, val_set: FaceArrays,

@@ -27,7 +27,7 @@ from emoscope.data.affwild2 import MultiTaskFaces
 from emoscope.data.augment import FaceBatchTransform
 from emoscope.data.balancing import training_indices
 from emoscope.models.backbones import backbone_preprocessing
-from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.files.checkpoint import ModelCard, load_model
 from emoscope.models.multitask import OUTPUTS
 from emoscope.registry import DATASETS, LOSSES, MODELS
 from emoscope.training.affwild2_config import AffWild2Config
@@ -36,11 +36,9 @@ from emoscope.training.resume import ResumableLoader
 from emoscope.training.train import (
     TrainResult,
     _default_command,
-    _plot_history,
-    best_epoch_scores,
     build_trainer,
+    export_best,
     fit_resumable,
-    load_best_weights,
     open_run,
 )
 from emoscope.training.train import start_run as _start_run
@@ -195,21 +193,13 @@ def _finish(cfg: AffWild2Config, run_dir: Path, trainer: L.Trainer, module: Mult
 
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    load_best_weights(module, checkpoint)
-    scores, history = best_epoch_scores(run_dir, MONITOR)
-    card.scores = scores
-    network = module.network.cpu().to(memory_format=torch.contiguous_format).eval()
-    model_path = save_model(network, card, run_dir / "model")
-    last = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    atomic_write_text(run_dir / "final_metrics.json",
-                      json.dumps({"best": scores, "last": last}, indent=2))
-    _plot_history(history, run_dir / "history.png")
-    outputs = predict_multitask(network, card, val.images, cfg.trainer.eval_batch_size)
+    result = export_best(run_dir, trainer, module, checkpoint, card, MONITOR)
+    outputs = predict_multitask(result.network, card, val.images, cfg.trainer.eval_batch_size)
     report = challenge_report(dataset_targets(val), outputs, card.label_space.labels,
                               card.extra["au_labels"], cfg.trainer.au_threshold)
     report.update(model=card.name, dataset="affwild2", split=cfg.data.val_split)
     write_report(report, run_dir, stem="val_metrics")
-    return TrainResult(run_dir, model_path, scores, history, network)
+    return result
 
 
 def train_affwild2(cfg: AffWild2Config, resume: bool = False,

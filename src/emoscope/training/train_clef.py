@@ -26,7 +26,7 @@ from emoscope.data.caer_s import CAER_STREAMS
 from emoscope.errors import UserError
 from emoscope.labels import CAER_S_LABELS, EMOTIC_CATEGORIES, LabelSpace
 from emoscope.models.counterfactual import CounterfactualModel
-from emoscope.models.files.checkpoint import ModelCard, load_model, save_model
+from emoscope.models.files.checkpoint import ModelCard, load_model
 from emoscope.registry import DATASETS, MODELS
 from emoscope.training.clef_config import ClefConfig
 from emoscope.training.counterfactual_module import CounterfactualModule, monitor_name
@@ -35,15 +35,12 @@ from emoscope.training.resume import ResumableLoader
 from emoscope.training.train import (
     TrainResult,
     _default_command,
-    _plot_history,
-    best_epoch_scores,
     build_trainer,
+    export_best,
     fit_resumable,
-    load_best_weights,
     open_run,
     start_run,
 )
-from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -231,19 +228,10 @@ def _finish(cfg: ClefConfig, run_dir: Path, trainer: L.Trainer, module: Counterf
 
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    load_best_weights(module, checkpoint)
-    monitor = module.monitor
-    scores, history = best_epoch_scores(run_dir, monitor)
-    card.scores = scores
-    network = module.network.cpu().eval()
-    model_path = save_model(network, card, run_dir / "model")
-    last = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    atomic_write_text(run_dir / "final_metrics.json",
-                      json.dumps({"best": scores, "last": last}, indent=2))
-    _plot_history(history, run_dir / "history.png")
-    report = score_heads(predict_heads(network, val, cfg.trainer.eval_batch_size),
+    result = export_best(run_dir, trainer, module, checkpoint, card, module.monitor)
+    report = score_heads(predict_heads(result.network, val, cfg.trainer.eval_batch_size),
                          card.label_space.labels)
     report.update(model=cfg.name, dataset=cfg.data.dataset, root=cfg.data.root,
                   split=cfg.data.val_split)
     write_report(report, run_dir / "val_report.json")
-    return TrainResult(run_dir, model_path, scores, history, network)
+    return result

@@ -25,7 +25,7 @@ from emoscope.data.emotic.reader import read_emotic
 from emoscope.data.emotic.records import EmoticData
 from emoscope.errors import UserError
 from emoscope.labels import EMOTIC_CATEGORIES
-from emoscope.models.files.checkpoint import ModelCard, save_model
+from emoscope.models.files.checkpoint import ModelCard
 from emoscope.models.multistream import MultiStreamModel, multistream_card
 from emoscope.models.streams import STREAMS
 from emoscope.registry import DATASETS, LOSSES, MODELS
@@ -37,15 +37,12 @@ from emoscope.training.resume import ResumableLoader
 from emoscope.training.train import (
     TrainResult,
     _default_command,
-    _plot_history,
-    best_epoch_scores,
     build_trainer,
+    export_best,
     fit_resumable,
-    load_best_weights,
     open_run,
     start_run,
 )
-from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -200,20 +197,12 @@ def _finish(cfg: EmoticConfig, run_dir: Path, trainer: L.Trainer, module: MultiS
 
     if trainer.global_rank != 0:
         return TrainResult(run_dir, run_dir / "model.safetensors", {})
-    load_best_weights(module, checkpoint)
-    last = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    scores, history = best_epoch_scores(run_dir, MONITOR)
-    card.scores = scores
-    network = module.network.cpu().eval()
-    model_path = save_model(network, card, run_dir / "model")
-    atomic_write_text(run_dir / "final_metrics.json",
-                      json.dumps({"best": scores, "last": last}, indent=2))
-    _plot_history(history, run_dir / "history.png")
+    result = export_best(run_dir, trainer, module, checkpoint, card, MONITOR)
     # the validation persons as trained on (data.limit included), with the exported network
-    report = score_outputs(predict_emotic(network, val, cfg.trainer.eval_batch_size),
+    report = score_outputs(predict_emotic(result.network, val, cfg.trainer.eval_batch_size),
                            EMOTIC_CATEGORIES.labels, val.vad_stats)
     report.update(model=cfg.name, dataset="emotic", root=cfg.data.root,
                   split=cfg.data.val_split)
     write_report(report, run_dir, stem="val_metrics")
-    return TrainResult(run_dir, model_path, scores, history, network)
+    return result
 
