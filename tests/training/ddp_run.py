@@ -43,7 +43,7 @@ from test_train_runs import tiny_config  # noqa: E402
 from torch import nn  # noqa: E402
 
 import tiny_components  # noqa: E402,F401  (registers the tiny_cnn_test backbone)
-from emoscope.training.module import ClassifierModule  # noqa: E402
+from emoscope.training.classifier_module import ClassifierModule  # noqa: E402
 from emoscope.training.train import train  # noqa: E402
 
 _validation_step = ClassifierModule.validation_step

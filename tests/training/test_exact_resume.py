@@ -67,9 +67,9 @@ def test_face_run_resumes_exactly(tmp_path):
 
 
 def test_speech_run_resumes_exactly(tmp_path, one_torch_thread):
-    from test_speech_train import _config
+    from test_train_speech import _config
 
-    from emoscope.training.speech_train import train_speech
+    from emoscope.training.train_speech import train_speech
     from speech_fixtures import write_ravdess
 
     tones = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3), statements=(1,))

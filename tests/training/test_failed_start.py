@@ -46,9 +46,9 @@ def test_emotic_data_errors_come_before_the_networks(tmp_path, monkeypatch):
 
 
 def test_speech_run_with_missing_data_leaves_nothing(tmp_path):
-    from test_speech_train import _config
+    from test_train_speech import _config
 
-    from emoscope.training.speech_train import train_speech
+    from emoscope.training.train_speech import train_speech
 
     with pytest.raises(UserError):
         train_speech(_config(tmp_path, tmp_path / "no_such_ravdess"))

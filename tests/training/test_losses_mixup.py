@@ -106,8 +106,8 @@ class _LeftRightTeacher(torch.nn.Module):
 
 def test_a_flip_teacher_averages_the_probabilities_of_the_view_and_its_mirror():
     from emoscope.data.augment import FaceBatchTransform
+    from emoscope.training.classifier_module import ClassifierModule
     from emoscope.training.config import DistillConfig, OptimConfig
-    from emoscope.training.module import ClassifierModule
 
     images = torch.zeros(2, 3, 4, 4)
     images[0, :, :, :2] = 3.0  # bright left half: logits (3, 0, 0), mirrored (0, 3, 0)

@@ -58,7 +58,7 @@ def test_probe_on_tones_exports_a_model_scoring_what_sklearn_predicts(tmp_path,
     from emoscope.models.files.checkpoint import load_model
     from emoscope.training.speech_config import SpeechTrainConfig
     from emoscope.training.speech_probe import clip_features
-    from emoscope.training.speech_train import load_speech_split, train_speech
+    from emoscope.training.train_speech import load_speech_split, train_speech
 
     root = write_ravdess(tmp_path / "ravdess", statements=(1,))
     cfg = merge_config(SpeechTrainConfig, "configs/ravdess_speech_ge2e.yaml", [

@@ -1,5 +1,5 @@
 """What a speech run is built from: its data splits, its network and its model card, shared by
-the trainer (``speech_train``) and the linear probe (``speech_probe``)."""
+the trainer (``train_speech``) and the linear probe (``speech_probe``)."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ register_task(Task("affwild2", f"{_T}affwild2_config:AffWild2Config",
 register_task(Task("emotic", f"{_T}emotic_config:EmoticConfig", f"{_T}train_emotic:train_emotic",
                    f"{_T}emotic_config:is_emotic_config", ("emotic",)))
 register_task(Task("speech", f"{_T}speech_config:SpeechTrainConfig",
-                   f"{_T}speech_train:train_speech", f"{_T}speech_config:is_speech_config",
+                   f"{_T}train_speech:train_speech", f"{_T}speech_config:is_speech_config",
                    ("ravdess", "crema_d")))
 # Face-expression classification (FER2013, FER+, image folders): any YAML no detector claims.
 FACE_CLASSIFICATION = register_task(Task("classification", f"{_T}config:TrainConfig",

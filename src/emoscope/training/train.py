@@ -28,13 +28,13 @@ from emoscope.labels import LabelSpace
 from emoscope.models.backbones import Preprocessing, backbone_preprocessing
 from emoscope.models.files.checkpoint import ModelCard, check_resumable, load_model, save_model
 from emoscope.registry import DATASETS, MODELS
+from emoscope.training.classifier_module import ClassifierModule
 from emoscope.training.config import LossConfig, TrainConfig
 from emoscope.training.data_module import FaceDataModule, check_sampler, inverse_frequency
 from emoscope.training.freezing import freeze_early_stages
 from emoscope.training.history import merge_metrics, preserve_metrics, read_history
 from emoscope.training.init_weights import load_start_weights
 from emoscope.training.losses import build_loss
-from emoscope.training.module import ClassifierModule
 from emoscope.training.resume import RestoreRandomState
 from emoscope.utils.files import atomic_write_text
 

@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
     actors 1-2, validated on actor 3."""
     import torch
 
-    from emoscope.training.speech_train import train_speech
+    from emoscope.training.train_speech import train_speech
 
     tmp_path = tmp_path_factory.mktemp("speech")
     tones = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3), statements=(1,))
@@ -103,7 +103,7 @@ def test_evaluate_cli_scores_every_clip_under_the_root(trained, one_torch_thread
 
 def test_a_run_is_resumed_not_overwritten(trained, one_torch_thread):
     """Runs last: it trains the shared run one more epoch."""
-    from emoscope.training.speech_train import train_speech
+    from emoscope.training.train_speech import train_speech
 
     tmp_path, tones, _ = trained
     with pytest.raises(UserError, match="pass --resume"):
@@ -141,7 +141,7 @@ def test_speed_perturbed_crops_keep_their_shape_and_change(tmp_path):
 
 
 def test_a_bad_speed_spread_is_a_user_error(tmp_path):
-    from emoscope.training.speech_train import train_speech
+    from emoscope.training.train_speech import train_speech
 
     with pytest.raises(UserError, match="speed_perturb"):
         train_speech(_config(tmp_path, tmp_path, **{"data.speed_perturb": 0.7}), command="t")
@@ -190,7 +190,7 @@ def test_speech_loss_takes_focal_gamma_and_class_weights():
 
 
 def test_an_unknown_sampler_is_a_user_error(tmp_path):
-    from emoscope.training.speech_train import train_speech
+    from emoscope.training.train_speech import train_speech
 
     with pytest.raises(UserError, match="trainer.sampler must be one of random, class_weighted"):
         train_speech(_config(tmp_path, tmp_path, **{"trainer.sampler": "balanced"}),
@@ -250,7 +250,7 @@ def test_a_student_learns_what_its_teacher_says(tmp_path, one_torch_thread):
     import numpy as np
 
     from emoscope.evaluation.speech import evaluate_speech_model
-    from emoscope.training.speech_train import load_speech_split, train_speech
+    from emoscope.training.train_speech import load_speech_split, train_speech
 
     tones = write_ravdess(tmp_path / "ravdess", actors=(1, 2, 3), statements=(1,))
     cfg = _config(tmp_path, tones, **{"data.teacher_weight": 1.0, "trainer.max_epochs": 6})
@@ -268,7 +268,7 @@ def test_a_student_learns_what_its_teacher_says(tmp_path, one_torch_thread):
 
 
 def test_teacher_settings_are_checked(tmp_path):
-    from emoscope.training.speech_train import train_speech
+    from emoscope.training.train_speech import train_speech
 
     with pytest.raises(UserError, match="teacher_weight must be in"):
         train_speech(_config(tmp_path, tmp_path, **{"data.teacher_weight": 1.5}), command="t")
