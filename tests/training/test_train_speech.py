@@ -179,7 +179,7 @@ def test_speech_loss_takes_focal_gamma_and_class_weights():
     import torch
 
     from emoscope.training.config import LossConfig
-    from emoscope.training.train import loss_kwargs
+    from emoscope.training.run import loss_kwargs
 
     labels = _imbalanced_arrays().labels
     kwargs = loss_kwargs(LossConfig(name="focal", focal_gamma=2.0, class_weights=True,

@@ -25,9 +25,9 @@ from emoscope.data.ravdess import speaker_folds
 from emoscope.data.speech_arrays import SpeechArrays
 from emoscope.errors import UserError
 from emoscope.models.files.checkpoint import save_model
+from emoscope.training.run import TrainResult, open_run, start_run
 from emoscope.training.speech_config import SpeechTrainConfig
 from emoscope.training.speech_setup import build_speech_network, load_speech_split, speech_card
-from emoscope.training.train import TrainResult, open_run, start_run
 from emoscope.utils.files import atomic_write_text
 
 

@@ -33,15 +33,15 @@ from emoscope.registry import DATASETS, LOSSES, MODELS
 from emoscope.training.affwild2_config import AffWild2Config
 from emoscope.training.multitask_module import MONITOR, MultiTaskModule
 from emoscope.training.resume import ResumableLoader
-from emoscope.training.train import (
+from emoscope.training.run import (
     TrainResult,
-    _default_command,
     build_trainer,
+    default_command,
     export_best,
     fit_resumable,
     open_run,
 )
-from emoscope.training.train import start_run as _start_run
+from emoscope.training.run import start_run as _start_run
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def train_member(cfg: AffWild2Config, member: int, train: MultiTaskFaces,
     open_run(run_cfg, run_dir)
     _record_frames(run_dir, train, index)
     name = cfg.name if cfg.balance.subsets <= 1 else f"{cfg.name}-member{member}"
-    card = _card(run_cfg, kwargs, network, train, name, command or _default_command())
+    card = _card(run_cfg, kwargs, network, train, name, command or default_command())
     prep = card.preprocessing
     transform = FaceBatchTransform(cfg.model.input_size, prep.mean, prep.std, cfg.augment)
     module = MultiTaskModule(network.to(memory_format=torch.channels_last),
@@ -233,7 +233,7 @@ def _ensemble(cfg: AffWild2Config, results: list[TrainResult], val: MultiTaskFac
 
     root = Path(cfg.out_dir) / cfg.name
     path = save_ensemble([r.model_path for r in results], root / "ensemble",
-                         name=f"{cfg.name}-ensemble", command=command or _default_command())
+                         name=f"{cfg.name}-ensemble", command=command or default_command())
     model, card = load_model(path)
     outputs = predict_multitask(model, card, val.images, cfg.trainer.eval_batch_size)
     report = challenge_report(dataset_targets(val), outputs, card.label_space.labels,

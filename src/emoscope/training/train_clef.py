@@ -32,10 +32,10 @@ from emoscope.training.clef_config import ClefConfig
 from emoscope.training.counterfactual_module import CounterfactualModule, monitor_name
 from emoscope.training.losses_counterfactual import CounterfactualLoss
 from emoscope.training.resume import ResumableLoader
-from emoscope.training.train import (
+from emoscope.training.run import (
     TrainResult,
-    _default_command,
     build_trainer,
+    default_command,
     export_best,
     fit_resumable,
     open_run,
@@ -198,7 +198,7 @@ def train_clef(cfg: ClefConfig, resume: bool = False, command: str | None = None
     records = read_clef_splits(cfg)  # data errors before the backbones are built
     network, spec = build_clef_network(cfg)
     train, val = load_splits(cfg, network, records)
-    card = _card(cfg, network, spec, command or _default_command())
+    card = _card(cfg, network, spec, command or default_command())
     loss = None
     if cfg.model.debias:
         loss = CounterfactualLoss(cfg.loss.factual_weight, cfg.loss.context_weight,

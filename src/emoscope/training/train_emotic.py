@@ -34,10 +34,10 @@ from emoscope.training.emotic_config import EmoticConfig
 from emoscope.training.feature_cache import cached_features
 from emoscope.training.multistream_module import MONITOR, MultiStreamModule
 from emoscope.training.resume import ResumableLoader
-from emoscope.training.train import (
+from emoscope.training.run import (
     TrainResult,
-    _default_command,
     build_trainer,
+    default_command,
     export_best,
     fit_resumable,
     open_run,
@@ -172,7 +172,7 @@ def train_emotic(cfg: EmoticConfig, resume: bool = False, command: str | None = 
     if cfg.model.freeze_backbones:
         network.backbones.requires_grad_(False)
     train, val = load_emotic_splits(cfg, network, records)
-    card = _card(cfg, network, train, command or _default_command())
+    card = _card(cfg, network, train, command or default_command())
     loss = LOSSES.build("combined", categorical=cfg.loss.categorical, vad=cfg.loss.vad,
                         categorical_weight=cfg.loss.categorical_weight,
                         vad_weight=cfg.loss.vad_weight,

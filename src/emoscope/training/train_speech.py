@@ -21,12 +21,7 @@ from emoscope.errors import UserError
 from emoscope.models.files.checkpoint import ModelCard, save_model
 from emoscope.training.data_module import check_sampler
 from emoscope.training.losses import build_loss
-from emoscope.training.speech_config import SpeechTrainConfig
-from emoscope.training.speech_module import SpeechDataModule, SpeechModule
-from emoscope.training.speech_probe import fit_speech_probe
-from emoscope.training.speech_setup import build_speech_network, load_speech_split, speech_card
-from emoscope.training.speech_teacher import load_teacher
-from emoscope.training.train import (
+from emoscope.training.run import (
     TrainResult,
     best_epoch_scores,
     build_trainer,
@@ -36,6 +31,11 @@ from emoscope.training.train import (
     open_run,
     start_run,
 )
+from emoscope.training.speech_config import SpeechTrainConfig
+from emoscope.training.speech_module import SpeechDataModule, SpeechModule
+from emoscope.training.speech_probe import fit_speech_probe
+from emoscope.training.speech_setup import build_speech_network, load_speech_split, speech_card
+from emoscope.training.speech_teacher import load_teacher
 from emoscope.utils.files import atomic_write_text
 
 log = logging.getLogger(__name__)
