@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -103,7 +104,7 @@ def test_models_lists_registered_and_pipeline_scores(monkeypatch, capsys):
     assert all(0 < card.scores[key] < 1 for key in keys)
     code, out, err = run_cli(monkeypatch, capsys, "models")
     assert code == 0, err
-    lines = out.split("fer2013-lite0 ", 1)[1].splitlines()[1:]
+    lines = re.split(r"(?m)^fer2013-lite0  \[", out, maxsplit=1)[1].splitlines()[1:]
     block = lines[:next((i for i, line in enumerate(lines) if not line.startswith("  ")),
                         len(lines))]
     for key in keys:
