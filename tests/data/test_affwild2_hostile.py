@@ -93,6 +93,22 @@ def test_no_warning_when_the_splits_are_apart(tree, caplog):
     assert not [r for r in caplog.records if "both splits" in r.getMessage()]
 
 
+def test_a_video_in_both_list_files_is_warned(tree, caplog):
+    folder = tree.root / "MTL_Challenge"
+    with caplog.at_level(logging.WARNING):
+        load_affwild2(tree.root, "train", layout="mtl")
+    assert not [r for r in caplog.records if "both splits" in r.getMessage()]
+    train_rows = (folder / LIST_NAMES["train"]).read_text().splitlines()
+    with open(folder / LIST_NAMES["val"], "a") as handle:
+        handle.write(train_rows[1] + "\n")  # one training frame listed for validation too
+    with caplog.at_level(logging.WARNING):
+        load_affwild2(tree.root, "val", layout="mtl")
+    message = " ".join(r.getMessage() for r in caplog.records)
+    video = train_rows[1].split("/", 1)[0]
+    assert f"1 video(s) are in both {LIST_NAMES['val']} and {LIST_NAMES['train']}" in message
+    assert f"(e.g. {video})" in message
+
+
 def test_a_byte_order_mark_is_not_part_of_the_header(tree):
     before = {layout: load_affwild2(tree.root, "train", layout=layout)
               for layout in ("per_video", "mtl")}

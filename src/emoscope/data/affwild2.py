@@ -35,7 +35,7 @@ from emoscope.data.affwild2_frames import (
     load_cached,
     save_labels,
 )
-from emoscope.data.affwild2_lists import list_file_labels
+from emoscope.data.affwild2_lists import list_file_labels, warn_list_overlap
 from emoscope.data.faces import cache_key
 from emoscope.errors import DataFormatError, UserError
 from emoscope.labels import AFFWILD2_ACTION_UNITS, AFFWILD2_EXPRESSIONS, LabelSpace
@@ -119,6 +119,8 @@ def read_labels(root: Path, split: str, layout: str = "auto", frame_step: int = 
     if layout in ("auto", "mtl"):
         list_file = find_list_file(root, split)
         if list_file is not None:
+            other = SPLITS[1 - SPLITS.index(split)]
+            warn_list_overlap(list_file, find_list_file(root, other))
             return list_file_labels(root, list_file, frame_step)
         if layout == "mtl":
             raise DataFormatError(root, f"no {LIST_FILES[split][0]} found")

@@ -7,6 +7,7 @@ as separate fields: that header is read as the 16 named columns.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ from emoscope.data.affwild2_annotations import (
 )
 from emoscope.errors import DataFormatError
 from emoscope.labels import AFFWILD2_ACTION_UNITS
+
+log = logging.getLogger(__name__)
 
 FIXED = ("image", "valence", "arousal", "expression")
 AU_COLUMNS = tuple(a.lower() for a in AFFWILD2_ACTION_UNITS.labels)
@@ -79,3 +82,21 @@ def list_file_labels(root: Path, path: Path, frame_step: int) -> Labels:
     va = np.where(va == VA_MISSING, np.nan, va).astype(np.float32)
     return Labels([s for s, k in zip(sources, present, strict=True) if k],
                   expr[present].astype(np.int64), va[present], au[present].astype(np.float32))
+
+
+def list_file_videos(path: Path) -> set[str]:
+    """The videos (first folder of each image path) a list file names."""
+    lines = read_lines(path, "list file")[1:]
+    names = (line.split(",", 1)[0].strip().replace("\\", "/") for line in lines if line.strip())
+    return {name.split("/", 1)[0] for name in names if "/" in name}
+
+
+def warn_list_overlap(path: Path, other: Path | None) -> set[str]:
+    """Videos that both split list files name (their frames would be in both splits); warned."""
+    if other is None:
+        return set()
+    shared = list_file_videos(path) & list_file_videos(other)
+    if shared:
+        log.warning("Aff-Wild2: %d video(s) are in both %s and %s, so their frames are in both "
+                    "splits (e.g. %s)", len(shared), path.name, other.name, sorted(shared)[0])
+    return shared
