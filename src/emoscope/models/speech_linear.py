@@ -19,6 +19,9 @@ from emoscope.errors import UserError
 DEFAULT_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 TOL = 1e-3  # L-BFGS stopping tolerance: 2-4x fewer iterations than 1e-4, same predictions
 
+# Windows the GE2E encoder runs at once; memory grows with it (256 windows: about 230 MB more).
+ENCODER_GROUP = 32
+
 
 @dataclass(frozen=True)
 class LinearRecipe:
@@ -131,7 +134,10 @@ class LinearSpeechModel:
                  waves: Sequence[np.ndarray] | None = None,
                  starts: Sequence[int] | None = None) -> np.ndarray:
         if len({s.shape[-1] for s in spectrograms}) == 1:
-            parts = [self.encoder.pooled(np.stack(spectrograms), self.pool_layers)]
+            # in groups: the numpy LSTM keeps every step's activations of the whole group
+            parts = [np.concatenate([
+                self.encoder.pooled(np.stack(spectrograms[i:i + ENCODER_GROUP]), self.pool_layers)
+                for i in range(0, len(spectrograms), ENCODER_GROUP)])]
         else:  # whole clips of different lengths: one at a time (pooling ignores no padding)
             parts = [np.concatenate([self.encoder.pooled(s[None], self.pool_layers)
                                      for s in spectrograms])]
