@@ -99,6 +99,8 @@ def main() -> None:
         f"{key}_accuracy_flip_tta": round(flip["accuracy"], 4),
         f"{key}_macro_f1": round(plain["macro_f1"], 4),
     }
+    # the pipeline crops depend on this card key, so it is set before they are scored
+    card.extra = {**card.extra, "native_resolution": 48}
     with tempfile.TemporaryDirectory() as staging:  # the pipeline protocol loads by path
         staged = save_model(model, card, Path(staging) / args.name, precision=args.precision)
         through = evaluate_pipeline(staged.with_suffix(".json"), args.dataset, args.data_root,
