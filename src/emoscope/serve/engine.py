@@ -101,9 +101,9 @@ class AnalysisEngine:
         self.card = predictor.card
         self.labels = list(predictor.labels)
         self.has_valence_arousal = predictor.has_valence_arousal
-        # One speech model shared by the workers, one file at a time: a file's voice is one
-        # batched pass, short next to its face pass, so the lock is rarely waited on, the model
-        # loads once instead of per worker, and two passes never fight over the CPU threads.
+        # One speech model shared by the workers, one file at a time: a file's voice timeline is
+        # short next to its face pass, so the lock is rarely waited on, the model loads once
+        # instead of per worker, and two voice passes never compete for the CPU threads.
         self.voice: VoiceAnalyzer | None = None
         self._voice_lock = threading.Lock()
         if settings.voice_enabled:
@@ -190,7 +190,7 @@ class AnalysisEngine:
         try:
             table = self.voice.timeline(path, check=lambda: _check_deadline(deadline),
                                         max_seconds=max_audio_s)
-        except MediaError as err:  # name the upload, not our copy of it
+        except MediaError as err:  # name the upload, not the service's temporary copy
             problem = err.problem.replace(str(path), source)
         except (OSError, EOFError) as err:
             problem = str(err).replace(str(path), source)
@@ -251,7 +251,7 @@ class AnalysisEngine:
                     video.write(canvas, result.frame.time_s)
                 else:
                     files["annotated"] = _save_png_fast(canvas, out_dir / "annotated.png")
-        except MediaError as err:  # decoding failed part-way; name the upload, not our copy
+        except MediaError as err:  # failed part-way; name the upload, not the temporary copy
             raise MediaError(source, err.problem) from None
         except (OSError, EOFError) as err:
             raise MediaError(source, str(err)) from None
@@ -281,8 +281,8 @@ class AnalysisEngine:
 
 
 def _save_png_fast(rgb, path: Path) -> Path:
-    """PNG at zlib level 1: 3x faster to write than the default level 6 for 10% more bytes,
-    the better trade for a response someone is waiting for."""
+    """PNG at zlib level 1 rather than Pillow's default 6: faster to write for slightly larger
+    files, the better trade for a response someone is waiting for."""
     from PIL import Image
 
     from emoscope.utils.files import atomic_path
@@ -323,7 +323,7 @@ def _until(frames: Iterator[Frame], deadline: float) -> Iterator[Frame]:
 
 
 def check_decodable(source: str, path: Path, image) -> None:
-    """The reader's size and padding checks, naming the upload instead of our copy."""
+    """The reader's size and padding checks, naming the upload instead of its temporary copy."""
     from emoscope.data.images import check_decodable as check
 
     try:
