@@ -125,3 +125,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# --- hostile media (tests/hostile_media.py), written once per session ---
+
+@pytest.fixture(scope="session")
+def flat_png(tmp_path_factory) -> Path:
+    """A 13000x13000 one-colour PNG: 0.5 MB on disk, 507 MB of RGB when decoded."""
+    from hostile_media import write_flat_png
+
+    return write_flat_png(tmp_path_factory.mktemp("bomb") / "flat.png", 13000, 13000)
+
+
+@pytest.fixture(scope="session")
+def padded_jpeg(tmp_path_factory) -> Path:
+    """An 8000x6000 JPEG header and scan followed by 24 MiB of zero bytes."""
+    from hostile_media import write_zero_padded_jpeg
+
+    return write_zero_padded_jpeg(tmp_path_factory.mktemp("bomb") / "padded.jpg", 8000, 6000,
+                                  24 * 2**20)

@@ -14,19 +14,6 @@ from PIL import Image
 
 from emoscope.data.images import MAX_SIDE, _jpeg_draft_size, load_image
 from emoscope.errors import MediaError
-from hostile_media import write_flat_png, write_zero_padded_jpeg
-
-
-@pytest.fixture(scope="module")
-def flat_png(tmp_path_factory) -> Path:
-    return write_flat_png(tmp_path_factory.mktemp("bomb") / "flat.png", 13000, 13000)
-
-
-@pytest.fixture(scope="module")
-def padded_jpeg(tmp_path_factory) -> Path:
-    return write_zero_padded_jpeg(tmp_path_factory.mktemp("bomb") / "padded.jpg", 8000, 6000,
-                                  24 * 2**20)
-
 
 _MEASURE = """
 import json, resource, sys, time

@@ -196,19 +196,6 @@ def test_unusable_settings_are_refused_in_one_line(field, value):
         ServeSettings(**{field: value}).validate()
 
 
-@pytest.fixture(scope="module")
-def flat_png(tmp_path_factory) -> Path:
-    from hostile_media import write_flat_png
-
-    return write_flat_png(tmp_path_factory.mktemp("bomb") / "flat.png", 13000, 13000)
-
-
-@pytest.fixture(scope="module")
-def padded_jpeg(tmp_path_factory) -> Path:
-    from hostile_media import write_zero_padded_jpeg
-
-    return write_zero_padded_jpeg(tmp_path_factory.mktemp("bomb") / "padded.jpg", 8000, 6000,
-                                  24 * 2**20)
 
 
 def test_the_service_refuses_both_in_one_line_and_keeps_serving(client, flat_png, padded_jpeg,
